@@ -1,0 +1,21 @@
+# Each target sets up .venv on first use (scripts/bootstrap.sh), then runs.
+PYTHON := .venv/bin/python
+ARGS ?=
+
+.PHONY: setup pipeline test lock
+
+setup:
+	@scripts/bootstrap.sh
+
+## The whole pipeline on the bundled taxi data; extra flags: make pipeline ARGS="--train-steps 500"
+pipeline: setup
+	$(PYTHON) local_runner.py $(ARGS)
+
+## The test suite; extra pytest flags: make test ARGS="-k split"
+test: setup
+	$(PYTHON) -m pytest $(ARGS)
+
+## Re-resolve requirements.in into requirements.lock (needs the venv's uv).
+lock: setup
+	.venv/bin/uv pip compile requirements.in --python $(PYTHON) \
+	  --python-platform x86_64-manylinux_2_31 -o requirements.lock

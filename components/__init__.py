@@ -1,0 +1,1 @@
+"""Custom TFX components of the pipeline; their logic lives in plain functions."""

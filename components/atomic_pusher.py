@@ -1,0 +1,77 @@
+"""Pusher whose model versions appear whole or not at all.
+
+TFX's Pusher copies files straight into `<base>/<version>/`, so TF Serving,
+which polls that directory, can load a half-copied model. Here the copy goes
+to a hidden staging directory (TF Serving ignores non-numeric names) and is
+renamed into place in one step.
+"""
+import os
+import shutil
+import time
+from typing import Any, Dict, List
+
+from tfx import types
+from tfx.components.pusher import executor as pusher_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils
+from tfx.types import standard_component_specs
+from tfx.utils import io_utils
+from tfx.utils import proto_utils
+
+STAGING_PREFIX = '.staging-'
+
+
+def next_version(base_directory: str) -> int:
+  """A Unix-time version, above any version already there."""
+  existing = [int(name) for name in os.listdir(base_directory)
+              if name.isdigit()] if os.path.isdir(base_directory) else []
+  return max([int(time.time())] + [v + 1 for v in existing])
+
+
+def publish(model_dir: str, base_directory: str) -> str:
+  """Copies `model_dir` to `<base_directory>/<new version>` atomically.
+
+  Returns the version directory. Leftover staging directories of killed
+  pushes are removed first.
+  """
+  os.makedirs(base_directory, exist_ok=True)
+  for name in os.listdir(base_directory):
+    if name.startswith(STAGING_PREFIX):
+      shutil.rmtree(os.path.join(base_directory, name), ignore_errors=True)
+  version = next_version(base_directory)
+  staging = os.path.join(base_directory, f'{STAGING_PREFIX}{version}')
+  shutil.copytree(model_dir, staging)
+  target = os.path.join(base_directory, str(version))
+  os.rename(staging, target)  # Atomic on one POSIX filesystem.
+  return target
+
+
+class Executor(pusher_executor.Executor):
+  """Pushes a blessed model with `publish`; remote filesystems fall back to
+  TFX's copy (their renames are not atomic anyway)."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    destination = pusher_pb2.PushDestination()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
+        destination)
+    base_directory = destination.filesystem.base_directory
+    if '://' in base_directory:
+      return super().Do(input_dict, output_dict, exec_properties)
+    self._log_startup(input_dict, output_dict, exec_properties)
+    model_push = artifact_utils.get_single_instance(
+        output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+    if not self.CheckBlessing(input_dict):
+      self._MarkNotPushed(model_push)
+      return
+    model_path = self.GetModelPath(input_dict)
+    serving_path = publish(model_path, base_directory)
+    io_utils.copy_dir(model_path, model_push.uri)
+    self._MarkPushed(model_push, pushed_destination=serving_path,
+                     pushed_version=os.path.basename(serving_path))
+
+
+EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)

@@ -1,0 +1,123 @@
+"""CsvExampleGen with stratified splits (see stratified_split.py).
+
+The component is TFX's file-based ExampleGen with CsvExampleGen's reader and a
+Beam executor that replaces the hash partitioning; the output config's
+`hash_buckets` act as split weights.
+"""
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import apache_beam as beam
+import tensorflow as tf
+from google.protobuf import struct_pb2
+from tfx.components import FileBasedExampleGen
+from tfx.components.example_gen.csv_example_gen import executor as csv_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import example_gen_pb2
+from tfx.utils import import_utils
+from tfx.utils import proto_utils
+
+from components import stratified_split
+
+# Keys of the component's custom config.
+ID_FEATURE = 'id_feature'
+STRATUM_FN = 'stratum_fn'
+
+
+def first_values(example: tf.train.Example) -> Dict[str, Any]:
+  """Feature name -> its first value, or None when the feature is empty."""
+  values = {}
+  for name, feature in example.features.feature.items():
+    kind = feature.WhichOneof('kind')
+    listed = getattr(feature, kind).value if kind else []
+    values[name] = listed[0] if listed else None
+  return values
+
+
+def _stratum_and_hash(example: tf.train.Example, id_feature: str,
+                      stratum_fn) -> Tuple[Any, int]:
+  values = first_values(example)
+  row_id = values.get(id_feature)
+  key = (row_id if isinstance(row_id, bytes) else
+         str(row_id).encode() if row_id is not None else
+         example.SerializeToString(deterministic=True))
+  return stratum_fn(values), stratified_split.row_hash(key)
+
+
+class Executor(csv_executor.Executor):
+  """Reads CSV like CsvExampleGen, then splits by label stratum."""
+
+  def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
+                             exec_properties: Dict[str, Any]
+                             ) -> Dict[str, beam.pvalue.PCollection]:
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(exec_properties['input_config'], input_config)
+    output_config = example_gen_pb2.Output()
+    proto_utils.json_to_proto(exec_properties['output_config'], output_config)
+    splits = output_config.split_config.splits
+    if len(input_config.splits) != 1 or not splits:
+      raise ValueError('Stratified splitting needs one input split and an '
+                       'output split_config.')
+    config = _read_custom_config(exec_properties)
+    stratum_fn = import_utils.import_func_from_module(
+        *config[STRATUM_FN].rsplit('.', 1))
+    weights = [split.hash_buckets for split in splits]
+
+    examples = (
+        pipeline
+        | 'InputToRecord' >> self.GetInputSourceToExamplePTransform()(
+            exec_properties, input_config.splits[0].pattern))
+    keyed = examples | 'StratumAndHash' >> beam.Map(
+        lambda ex: (_stratum_and_hash(ex, config[ID_FEATURE], stratum_fn), ex))
+    boundaries = (
+        keyed
+        | 'Keys' >> beam.Keys()
+        | 'HashesByStratum' >> beam.GroupByKey()
+        | 'AllStrata' >> beam.combiners.ToDict()
+        | 'Boundaries' >> beam.Map(stratified_split.split_boundaries, weights))
+    partitions = keyed | 'SplitData' >> beam.Partition(
+        lambda keyed_example, _, cuts: stratified_split.split_index(
+            cuts, *keyed_example[0]),
+        len(splits), beam.pvalue.AsSingleton(boundaries))
+    return {
+        split.name: partition | f'Drop keys[{split.name}]' >> beam.Values()
+        for split, partition in zip(splits, partitions)
+    }
+
+
+def _read_custom_config(exec_properties: Dict[str, Any]) -> Dict[str, str]:
+  custom_config = example_gen_pb2.CustomConfig()
+  proto_utils.json_to_proto(exec_properties['custom_config'], custom_config)
+  struct = struct_pb2.Struct()
+  custom_config.custom_config.Unpack(struct)
+  return dict(struct)
+
+
+def stratified_csv_example_gen(
+    input_base: str, split_weights: Sequence[Tuple[str, int]],
+    id_feature: str, stratum_fn: str,
+    input_config: Optional[example_gen_pb2.Input] = None
+) -> FileBasedExampleGen:
+  """A CsvExampleGen whose splits each keep the overall label rate.
+
+  Args:
+    input_base: directory of CSV files (one header each, the same columns).
+    split_weights: (split name, relative size) pairs, e.g. train 8, eval 1.
+    id_feature: column identifying a row; its hash decides the assignment.
+    stratum_fn: 'module.function' taking a dict of a row's first values and
+      returning its class (the label, or None where it cannot be computed).
+    input_config: which files under input_base to read (default: all).
+  """
+  struct = struct_pb2.Struct()
+  struct.update({ID_FEATURE: id_feature, STRATUM_FN: stratum_fn})
+  custom_config = example_gen_pb2.CustomConfig()
+  custom_config.custom_config.Pack(struct)
+  return FileBasedExampleGen(
+      input_base=input_base,
+      input_config=input_config,
+      output_config=example_gen_pb2.Output(
+          split_config=example_gen_pb2.SplitConfig(splits=[
+              example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=weight)
+              for name, weight in split_weights
+          ])),
+      custom_config=custom_config,
+      custom_executor_spec=executor_spec.BeamExecutorSpec(Executor))

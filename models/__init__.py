@@ -1,0 +1,1 @@
+"""User code of the taxi model: features, preprocessing, model, training."""

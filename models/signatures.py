@@ -1,0 +1,89 @@
+"""Serving signatures: each applies the Transform graph, then the model.
+
+- serving_default: raw features as named 1-D tensors, for REST clients
+  (`{"instances": [{"fare": 12.5, "payment_type": "Cash", ...}]}`). A missing
+  value is NaN for a number and "" for a string.
+- serving_tf_example: serialized tf.Example, for the Evaluator and gRPC.
+- transform_features: serialized tf.Example -> transformed features with the
+  label, so the Evaluator can read labels from raw examples.
+"""
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from models import features
+
+PROBABILITY = 'probability'
+
+
+def _serving_input_signature() -> dict:
+  specs = {key: tf.TensorSpec([None], tf.float32, name=key)
+           for key in features.NUMERIC_FEATURES}
+  specs.update({key: tf.TensorSpec([None], tf.string, name=key)
+                for key in features.STRING_FEATURES})
+  return specs
+
+
+def _as_raw_sparse(value: tf.Tensor, spec) -> tf.SparseTensor:
+  """One dense serving input -> the [batch, 1] SparseTensor a parsed
+  tf.Example gives, with NaN and "" dropped, as an absent feature would be."""
+  if value.dtype == tf.string:
+    present = tf.not_equal(value, '')
+  else:
+    present = tf.logical_not(tf.math.is_nan(value))
+  if spec.dtype == tf.int64 and value.dtype != tf.string:
+    value = tf.cast(tf.round(value), tf.int64)
+  else:
+    value = tf.cast(value, spec.dtype)
+  rows = tf.cast(tf.where(present), tf.int64)
+  indices = tf.concat([rows, tf.zeros_like(rows)], axis=1)
+  return tf.SparseTensor(indices, tf.boolean_mask(value, present),
+                         [tf.shape(value, out_type=tf.int64)[0], 1])
+
+
+def _model_inputs(model, transformed: dict) -> dict:
+  return {name: tf.reshape(transformed[name], [-1, 1])
+          for name in model.input_names}
+
+
+def make_signatures(model, tf_transform_output: tft.TFTransformOutput,
+                    decision_threshold: float) -> dict:
+  """The model's serving signatures, ready for tf.saved_model.save."""
+  # Tracked as attributes so the Transform assets are saved with the model.
+  model.tft_layer = tf_transform_output.transform_features_layer()
+  model.decision_threshold = tf.Variable(
+      decision_threshold, trainable=False, dtype=tf.float32,
+      name='decision_threshold')
+  raw_spec = tf_transform_output.raw_feature_spec()
+  serving_raw_spec = {k: v for k, v in raw_spec.items()
+                      if k != features.TIPS}
+
+  def predict(transformed: dict) -> tf.Tensor:
+    return tf.reshape(model(_model_inputs(model, transformed)), [-1])
+
+  @tf.function(input_signature=[_serving_input_signature()])
+  def serving_default(inputs):
+    raw = {key: _as_raw_sparse(value, raw_spec[key])
+           for key, value in inputs.items()}
+    return {PROBABILITY: predict(model.tft_layer(raw))}
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.string, name='examples')])
+  def serving_tf_example(examples):
+    raw = tf.io.parse_example(examples, serving_raw_spec)
+    probability = predict(model.tft_layer(raw))
+    return {
+        PROBABILITY: probability,
+        features.LABEL: tf.cast(probability >= model.decision_threshold,
+                                tf.int64),
+    }
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.string, name='examples')])
+  def transform_features(examples):
+    return model.tft_layer(tf.io.parse_example(examples, raw_spec))
+
+  return {
+      'serving_default': serving_default,
+      'serving_tf_example': serving_tf_example,
+      'transform_features': transform_features,
+  }

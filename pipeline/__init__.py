@@ -1,0 +1,1 @@
+"""The taxi training pipeline: one factory, used by every runner."""

@@ -1,0 +1,40 @@
+"""The pipeline's configuration: one frozen value built by each runner."""
+import dataclasses
+import os
+from typing import Optional, Tuple
+
+import models
+
+PIPELINE_NAME = 'taxi'
+MODELS_DIR = os.path.dirname(os.path.abspath(models.__file__))
+PROJECT_DIR = os.path.dirname(MODELS_DIR)
+
+
+@dataclasses.dataclass(frozen=True)
+class QualityGate:
+  """What the Evaluator demands of a candidate model on the test split."""
+  min_auc: float = 0.94
+  min_f1: float = 0.80
+  # How much AUC a candidate may lose against the last blessed model.
+  max_auc_drop: float = 0.01
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+  """Everything create_pipeline needs; paths may be local or gs:// / s3://."""
+  data_root: str
+  pipeline_root: str
+  serving_model_dir: str
+  pipeline_name: str = PIPELINE_NAME
+  # SQLite file of ML Metadata; None where the orchestrator provides MLMD
+  # (Kubeflow).
+  metadata_path: Optional[str] = None
+  schema_dir: str = os.path.join(PROJECT_DIR, 'schema')
+  transform_module: str = os.path.join(MODELS_DIR, 'preprocessing.py')
+  trainer_module: str = os.path.join(MODELS_DIR, 'trainer.py')
+  train_steps: int = 3000
+  split_weights: Tuple[Tuple[str, int], ...] = (
+      ('train', 8), ('eval', 1), ('test', 1))
+  quality_gate: QualityGate = QualityGate()
+  beam_pipeline_args: Tuple[str, ...] = ()
+  enable_cache: bool = True

@@ -1,0 +1,125 @@
+"""What a run did, read back from ML Metadata and its artifacts."""
+import dataclasses
+import os
+from typing import Dict, List, Optional
+
+import tensorflow_data_validation as tfdv
+import tensorflow_model_analysis as tfma
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tfx.types import artifact_utils
+
+from components import data_gate
+from pipeline.eval_config import DECISION
+from models.signatures import PROBABILITY
+
+NODE_CONTEXT_TYPE = 'node'
+
+
+@dataclasses.dataclass
+class RunSummary:
+  rows_per_split: Dict[str, int] = dataclasses.field(default_factory=dict)
+  anomalies: List[data_gate.Finding] = dataclasses.field(default_factory=list)
+  # Slice name -> metric name -> value, on the Evaluator's split.
+  metrics: Dict[str, Dict[str, float]] = dataclasses.field(
+      default_factory=dict)
+  validation_failures: List[str] = dataclasses.field(default_factory=list)
+  blessed: Optional[bool] = None
+  pushed_to: Optional[str] = None
+  cached_nodes: List[str] = dataclasses.field(default_factory=list)
+
+
+def _latest_outputs(store: metadata_store.MetadataStore, pipeline_name: str,
+                    node_id: str, since_ms: int):
+  """(execution, {output key: [artifacts]}) of the node's newest execution
+  created after `since_ms`, or (None, {})."""
+  context = store.get_context_by_type_and_name(
+      NODE_CONTEXT_TYPE, f'{pipeline_name}.{node_id}')
+  if context is None:
+    return None, {}
+  executions = [e for e in store.get_executions_by_context(context.id)
+                if e.create_time_since_epoch >= since_ms]
+  if not executions:
+    return None, {}
+  execution = max(executions, key=lambda e: e.id)
+  events = [e for e in store.get_events_by_execution_ids([execution.id])
+            if e.type == metadata_store_pb2.Event.OUTPUT]
+  artifacts = {a.id: a for a in store.get_artifacts_by_id(
+      [e.artifact_id for e in events])}
+  artifact_types = {t.id: t for t in store.get_artifact_types()}
+  outputs = {}
+  for event in events:
+    key = event.path.steps[0].key
+    mlmd_artifact = artifacts[event.artifact_id]
+    artifact = artifact_utils.deserialize_artifact(
+        artifact_types[mlmd_artifact.type_id], mlmd_artifact)
+    outputs.setdefault(key, []).append(artifact)
+  return execution, outputs
+
+
+def _metric_values(metrics_for_slice) -> Dict[str, float]:
+  values = {}
+  for key_and_value in metrics_for_slice.metric_keys_and_values:
+    key, value = key_and_value.key, key_and_value.value
+    if key.model_name and key.is_diff:
+      continue
+    if value.HasField('double_value'):
+      values[f'{key.output_name}/{key.name}' if key.output_name not in (
+          PROBABILITY, DECISION) else key.name] = value.double_value.value
+  return values
+
+
+def slice_name(slice_key) -> str:
+  return ', '.join(f'{k}={v}' for k, v in slice_key) or 'overall'
+
+
+def summarize(connection_config, pipeline_name: str,
+              since_seconds: float) -> RunSummary:
+  """Reads the outputs of every node that ran (or was cached) since then."""
+  store = metadata_store.MetadataStore(connection_config)
+  since_ms = int(since_seconds * 1000)
+  summary = RunSummary()
+
+  def outputs(node_id):
+    execution, result = _latest_outputs(store, pipeline_name, node_id,
+                                        since_ms)
+    if execution is not None and (execution.last_known_state ==
+                                  metadata_store_pb2.Execution.CACHED):
+      summary.cached_nodes.append(node_id)
+    return result
+
+  statistics = outputs('statistics_gen').get('statistics', [])
+  for artifact in statistics:
+    for split in artifact_utils.decode_split_names(artifact.split_names):
+      stats = tfdv.load_stats_binary(os.path.join(
+          artifact_utils.get_split_uri([artifact], split), 'FeatureStats.pb'))
+      summary.rows_per_split[split] = stats.datasets[0].num_examples
+
+  for artifact in outputs('example_validator').get('anomalies', []):
+    summary.anomalies = data_gate.read_findings(artifact)
+
+  for node in ('transform', 'trainer'):
+    outputs(node)
+
+  evaluation = outputs('evaluator')
+  for artifact in evaluation.get('evaluation', []):
+    for metrics_for_slice in tfma.load_metrics(artifact.uri):
+      name = slice_name(tfma.slicer.deserialize_slice_key(
+          metrics_for_slice.slice_key))
+      summary.metrics.setdefault(name, {}).update(
+          _metric_values(metrics_for_slice))
+    validation = tfma.load_validation_result(artifact.uri)
+    for failure in validation.metric_validations_per_slice:
+      for failed in failure.failures:
+        summary.validation_failures.append(
+            f'{slice_name(tfma.slicer.deserialize_slice_key(failure.slice_key))}'
+            f': {failed.metric_key.name} = {failed.metric_value.double_value.value:.4f}'
+            f' fails {failed.message or "its threshold"}')
+  for artifact in evaluation.get('blessing', []):
+    summary.blessed = bool(artifact.get_int_custom_property('blessed'))
+
+  for artifact in outputs('pusher').get('pushed_model', []):
+    if artifact.get_int_custom_property('pushed'):
+      summary.pushed_to = artifact.get_string_custom_property(
+          'pushed_destination')
+  return summary
