@@ -47,6 +47,13 @@ def parse_args(argv):
   parser.add_argument('--beam-workers', type=int, default=1,
                       help='Beam processes for the data components; 1 runs '
                            'them in this process (default: 1)')
+  gate = config_lib.QualityGate()
+  parser.add_argument('--min-auc', type=float, default=gate.min_auc,
+                      help='AUC a model needs on the test split to be pushed '
+                           f'(default: {gate.min_auc})')
+  parser.add_argument('--min-f1', type=float, default=gate.min_f1,
+                      help='F1 at the exported threshold a model needs to be '
+                           f'pushed (default: {gate.min_f1})')
   parser.add_argument('--no-cache', action='store_true',
                       help='rerun every component')
   args = parser.parse_args(argv)
@@ -75,6 +82,8 @@ def build_config(args) -> config_lib.PipelineConfig:
           args.serving_model_dir or
           os.path.join(config_lib.PROJECT_DIR, 'serving_model', args.model_name)),
       train_steps=args.train_steps,
+      quality_gate=config_lib.QualityGate(min_auc=args.min_auc,
+                                          min_f1=args.min_f1),
       beam_pipeline_args=beam_args(args.beam_workers),
       enable_cache=not args.no_cache)
 
@@ -83,6 +92,7 @@ def main(argv=None) -> int:
   args = parse_args(argv)
   config = build_config(args)
   tfx_pipeline = create_pipeline(config)
+  node_ids = [component.id for component in tfx_pipeline.components]
   log_dir = os.path.join(os.path.abspath(args.work_dir), 'logs')
   os.makedirs(log_dir, exist_ok=True)
   log_path = os.path.join(log_dir, time.strftime('run-%Y%m%d-%H%M%S.log'))
@@ -91,12 +101,12 @@ def main(argv=None) -> int:
   started = time.time()
   error = None
   try:
-    with console_progress([c.id for c in tfx_pipeline.components], log_path):
+    with console_progress(node_ids, log_path):
       LocalDagRunner().run(tfx_pipeline)
   except Exception as e:  # A component failed: summarise, exit non-zero.
     error = e
   summary = summarize(tfx_pipeline.metadata_connection_config,
-                      config.pipeline_name, started)
+                      config.pipeline_name, node_ids, started)
   print(format_summary(summary))
   print(f'  wall time: {time.time() - started:.1f} s')
   if error is not None:

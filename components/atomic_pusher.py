@@ -5,10 +5,11 @@ which polls that directory, can load a half-copied model. Here the copy goes
 to a hidden staging directory (TF Serving ignores non-numeric names) and is
 renamed into place in one step.
 """
+import filecmp
 import os
 import shutil
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from tfx import types
 from tfx.components.pusher import executor as pusher_executor
@@ -29,16 +30,42 @@ def next_version(base_directory: str) -> int:
   return max([int(time.time())] + [v + 1 for v in existing])
 
 
+def _files(directory: str) -> List[str]:
+  return sorted(os.path.relpath(os.path.join(root, name), directory)
+                for root, _, names in os.walk(directory) for name in names)
+
+
+def same_model(first: str, second: str) -> bool:
+  """Whether two model directories hold the same files, byte for byte."""
+  files = _files(first)
+  if files != _files(second):
+    return False
+  _, mismatch, errors = filecmp.cmpfiles(first, second, files, shallow=False)
+  return not mismatch and not errors
+
+
+def latest_version(base_directory: str) -> Optional[str]:
+  versions = [name for name in os.listdir(base_directory) if name.isdigit()]
+  if not versions:
+    return None
+  return os.path.join(base_directory, max(versions, key=int))
+
+
 def publish(model_dir: str, base_directory: str) -> str:
   """Copies `model_dir` to `<base_directory>/<new version>` atomically.
 
-  Returns the version directory. Leftover staging directories of killed
-  pushes are removed first.
+  Returns the version directory. When the latest version already is this
+  model (a rerun that re-blessed it), returns that version instead of
+  serving a duplicate. Leftover staging directories of killed pushes are
+  removed first.
   """
   os.makedirs(base_directory, exist_ok=True)
   for name in os.listdir(base_directory):
     if name.startswith(STAGING_PREFIX):
       shutil.rmtree(os.path.join(base_directory, name), ignore_errors=True)
+  latest = latest_version(base_directory)
+  if latest and same_model(model_dir, latest):
+    return latest
   version = next_version(base_directory)
   staging = os.path.join(base_directory, f'{STAGING_PREFIX}{version}')
   shutil.copytree(model_dir, staging)

@@ -73,35 +73,32 @@ def slice_name(slice_key) -> str:
   return ', '.join(f'{k}={v}' for k, v in slice_key) or 'overall'
 
 
-def summarize(connection_config, pipeline_name: str,
+def summarize(connection_config, pipeline_name: str, node_ids,
               since_seconds: float) -> RunSummary:
   """Reads the outputs of every node that ran (or was cached) since then."""
   store = metadata_store.MetadataStore(connection_config)
   since_ms = int(since_seconds * 1000)
   summary = RunSummary()
-
-  def outputs(node_id):
-    execution, result = _latest_outputs(store, pipeline_name, node_id,
-                                        since_ms)
+  outputs_by_node = {}
+  for node_id in node_ids:
+    execution, outputs_by_node[node_id] = _latest_outputs(
+        store, pipeline_name, node_id, since_ms)
     if execution is not None and (execution.last_known_state ==
                                   metadata_store_pb2.Execution.CACHED):
       summary.cached_nodes.append(node_id)
-    return result
 
-  statistics = outputs('statistics_gen').get('statistics', [])
+  statistics = outputs_by_node.get('statistics_gen', {}).get('statistics', [])
   for artifact in statistics:
     for split in artifact_utils.decode_split_names(artifact.split_names):
       stats = tfdv.load_stats_binary(os.path.join(
           artifact_utils.get_split_uri([artifact], split), 'FeatureStats.pb'))
       summary.rows_per_split[split] = stats.datasets[0].num_examples
 
-  for artifact in outputs('example_validator').get('anomalies', []):
+  validator = outputs_by_node.get('example_validator', {})
+  for artifact in validator.get('anomalies', []):
     summary.anomalies = data_gate.read_findings(artifact)
 
-  for node in ('transform', 'trainer'):
-    outputs(node)
-
-  evaluation = outputs('evaluator')
+  evaluation = outputs_by_node.get('evaluator', {})
   for artifact in evaluation.get('evaluation', []):
     for metrics_for_slice in tfma.load_metrics(artifact.uri):
       name = slice_name(tfma.slicer.deserialize_slice_key(
@@ -118,7 +115,7 @@ def summarize(connection_config, pipeline_name: str,
   for artifact in evaluation.get('blessing', []):
     summary.blessed = bool(artifact.get_int_custom_property('blessed'))
 
-  for artifact in outputs('pusher').get('pushed_model', []):
+  for artifact in outputs_by_node.get('pusher', {}).get('pushed_model', []):
     if artifact.get_int_custom_property('pushed'):
       summary.pushed_to = artifact.get_string_custom_property(
           'pushed_destination')

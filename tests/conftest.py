@@ -1,8 +1,12 @@
-"""Shared fixtures: the bundled taxi data and small samples of it."""
+"""Shared fixtures: the bundled taxi data, samples of it, and one pipeline run
+on a sample (session-scoped) that tests of later stages build on."""
 import csv
+import dataclasses
 import os
 import pathlib
 import random
+import subprocess
+import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
@@ -34,3 +38,47 @@ def sample_rows(n: int, seed: int = 7):
 @pytest.fixture(scope='session')
 def taxi_rows():
   return read_rows()
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineRun:
+  """A finished local_runner.py run on a small sample of the taxi data."""
+  data_root: pathlib.Path
+  work_dir: pathlib.Path
+  serving_model_dir: pathlib.Path
+  output: str
+  returncode: int
+
+  @property
+  def metadata_path(self) -> pathlib.Path:
+    return self.work_dir / 'metadata.sqlite'
+
+
+# Few rows and steps: the point is the wiring, not the model's quality, so
+# the quality gate is lowered to what such a model reaches.
+E2E_ROWS = 2000
+E2E_ARGS = ('--train-steps', '200', '--min-auc', '0.8', '--min-f1', '0.5')
+
+
+def run_local_runner(data_root, work_dir, serving_model_dir, *extra_args,
+                     timeout=900) -> PipelineRun:
+  command = [sys.executable, str(PROJECT_DIR / 'local_runner.py'),
+             '--data-root', str(data_root), '--work-dir', str(work_dir),
+             '--serving-model-dir', str(serving_model_dir), *extra_args]
+  result = subprocess.run(command, capture_output=True, text=True,
+                          timeout=timeout, cwd=PROJECT_DIR, check=False)
+  return PipelineRun(pathlib.Path(data_root), pathlib.Path(work_dir),
+                     pathlib.Path(serving_model_dir),
+                     result.stdout + result.stderr, result.returncode)
+
+
+@pytest.fixture(scope='session')
+def trained_pipeline(tmp_path_factory) -> PipelineRun:
+  """The pipeline run once per test session on E2E_ROWS sampled rows; it
+  ends with a pushed model under serving_model_dir."""
+  root = tmp_path_factory.mktemp('e2e')
+  write_rows(root / 'data' / 'data.csv', sample_rows(E2E_ROWS))
+  run = run_local_runner(root / 'data', root / 'work', root / 'serving',
+                         *E2E_ARGS)
+  assert run.returncode == 0, run.output[-5000:]
+  return run

@@ -22,10 +22,19 @@ def test_publish_creates_a_complete_numeric_version(tmp_path):
 
 def test_versions_increase_even_within_one_second(tmp_path):
   base = tmp_path / 'serving'
-  model = _model(tmp_path)
-  first = int(os.path.basename(atomic_pusher.publish(str(model), str(base))))
-  second = int(os.path.basename(atomic_pusher.publish(str(model), str(base))))
+  first = int(os.path.basename(
+      atomic_pusher.publish(str(_model(tmp_path, 'a')), str(base))))
+  second = int(os.path.basename(
+      atomic_pusher.publish(str(_model(tmp_path / 'b', 'b')), str(base))))
   assert second > first
+
+
+def test_pushing_the_latest_model_again_adds_no_version(tmp_path):
+  base = tmp_path / 'serving'
+  model = _model(tmp_path)
+  first = atomic_pusher.publish(str(model), str(base))
+  assert atomic_pusher.publish(str(model), str(base)) == first
+  assert len(os.listdir(base)) == 1
 
 
 def test_leftovers_of_a_killed_push_are_removed_and_never_numeric(tmp_path):

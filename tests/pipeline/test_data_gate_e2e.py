@@ -1,0 +1,38 @@
+"""Data that breaks the schema stops the run before training; nothing is
+pushed and the message names the anomaly."""
+import os
+
+import pytest
+
+from tests.conftest import E2E_ARGS, run_local_runner, sample_rows, write_rows
+
+
+def _new_payment_type(rows):
+  rows[0]['payment_type'] = 'Bitcoin'
+  return rows, 'payment_type', 'ENUM_TYPE_UNEXPECTED_STRING_VALUES'
+
+
+def _missing_required_column(rows):
+  for row in rows:
+    del row['trip_miles']
+  return rows, 'trip_miles', 'SCHEMA_MISSING_COLUMN'
+
+
+def _string_in_numeric_column(rows):
+  rows[3]['fare'] = 'twelve'
+  return rows, 'fare', 'UNEXPECTED_DATA_TYPE'
+
+
+@pytest.mark.parametrize('corrupt', [
+    _new_payment_type, _missing_required_column, _string_in_numeric_column])
+def test_bad_data_stops_the_run_before_transform(corrupt, tmp_path):
+  rows, feature, kind = corrupt(sample_rows(400))
+  write_rows(tmp_path / 'data' / 'data.csv', rows)
+  run = run_local_runner(tmp_path / 'data', tmp_path / 'work',
+                         tmp_path / 'serving', *E2E_ARGS)
+  assert run.returncode == 1
+  assert f"feature '{feature}': {kind}" in run.output
+  assert 'Data validation found' in run.output
+  assert 'transform ...' not in run.output
+  assert not (tmp_path / 'serving').exists() or not os.listdir(
+      tmp_path / 'serving')
