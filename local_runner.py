@@ -28,6 +28,7 @@ from pipeline.pipeline import create_pipeline
 from pipeline.progress import console_progress
 from pipeline.report import format_summary
 from pipeline.summary import summarize
+from pipeline.work_dir_lock import WorkDirBusyError, exclusive_run
 
 
 def parse_args(argv):
@@ -93,16 +94,20 @@ def main(argv=None) -> int:
   config = build_config(args)
   tfx_pipeline = create_pipeline(config)
   node_ids = [component.id for component in tfx_pipeline.components]
-  log_dir = os.path.join(os.path.abspath(args.work_dir), 'logs')
+  work_dir = os.path.abspath(args.work_dir)
+  log_dir = os.path.join(work_dir, 'logs')
   os.makedirs(log_dir, exist_ok=True)
   log_path = os.path.join(log_dir, time.strftime('run-%Y%m%d-%H%M%S.log'))
   print(f'Running pipeline {config.pipeline_name!r} on {config.data_root}\n'
-        f'  work dir {os.path.abspath(args.work_dir)}, full log {log_path}')
+        f'  work dir {work_dir}, full log {log_path}')
   started = time.time()
   error = None
   try:
-    with console_progress(node_ids, log_path):
+    with exclusive_run(work_dir), console_progress(node_ids, log_path):
       LocalDagRunner().run(tfx_pipeline)
+  except WorkDirBusyError as e:
+    print(f'\nREFUSED: {e}', file=sys.stderr)
+    return 1
   except Exception as e:  # A component failed: summarise, exit non-zero.
     error = e
   summary = summarize(tfx_pipeline.metadata_connection_config,

@@ -4,6 +4,7 @@ The component is TFX's file-based ExampleGen with CsvExampleGen's reader and a
 Beam executor that replaces the hash partitioning; the output config's
 `hash_buckets` act as split weights.
 """
+import os
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 import apache_beam as beam
@@ -16,6 +17,7 @@ from tfx.proto import example_gen_pb2
 from tfx.utils import import_utils
 from tfx.utils import proto_utils
 
+from components import csv_check
 from components import stratified_split
 
 # Keys of the component's custom config.
@@ -57,6 +59,8 @@ class Executor(csv_executor.Executor):
     if len(input_config.splits) != 1 or not splits:
       raise ValueError('Stratified splitting needs one input split and an '
                        'output split_config.')
+    csv_check.check_csv_files(tf.io.gfile.glob(os.path.join(
+        exec_properties['input_base'], input_config.splits[0].pattern)))
     config = _read_custom_config(exec_properties)
     stratum_fn = import_utils.import_func_from_module(
         *config[STRATUM_FN].rsplit('.', 1))

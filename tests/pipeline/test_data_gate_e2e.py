@@ -36,3 +36,17 @@ def test_bad_data_stops_the_run_before_transform(corrupt, tmp_path):
   assert 'transform ...' not in run.output
   assert not (tmp_path / 'serving').exists() or not os.listdir(
       tmp_path / 'serving')
+
+
+def test_one_unreadable_file_among_good_ones_is_named(tmp_path):
+  rows = sample_rows(400)
+  write_rows(tmp_path / 'data' / 'part-1.csv', rows[:200])
+  write_rows(tmp_path / 'data' / 'part-2.csv', rows[200:])
+  (tmp_path / 'data' / 'part-3.csv').write_text(
+      ';'.join(rows[0]) + '\n' + ';'.join(rows[0].values()) + '\n')
+  run = run_local_runner(tmp_path / 'data', tmp_path / 'work',
+                         tmp_path / 'serving', *E2E_ARGS)
+  assert run.returncode == 1
+  assert 'part-3.csv: the header has one column' in run.output
+  assert 'part-1.csv:' not in run.output and 'part-2.csv:' not in run.output
+  assert not (tmp_path / 'serving').exists()

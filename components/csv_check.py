@@ -1,0 +1,72 @@
+"""Checks CSV input files before Beam reads them, so that a broken file is
+reported by name and line instead of failing deep inside a Beam worker.
+
+Schema-level problems (unknown values, missing or extra columns, types) are
+the data gate's job; this catches what stops a file from being read as CSV
+at all: empty files, a header without rows, undecodable bytes, a row whose
+field count differs from the header (wrong delimiter, broken quoting) and
+files whose headers disagree.
+"""
+import csv
+import os
+from typing import List
+
+import tensorflow as tf
+
+
+class CsvInputError(ValueError):
+  pass
+
+
+def _check_file(path: str) -> List[str]:
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    data = f.read()
+  if not data.strip():
+    return ['the file is empty']
+  if b'\0' in data:
+    return ['the file is binary, not CSV text']
+  try:
+    text = data.decode('utf-8')
+  except UnicodeDecodeError as e:
+    line = data[:e.start].count(b'\n') + 1
+    return [f'line {line}: bytes that are not UTF-8 ({e.reason}); '
+            'is the file in another encoding?']
+  problems = []
+  try:
+    rows = csv.reader(text.splitlines(), strict=True)
+    header = next(rows)
+    if len(header) < 2:
+      problems.append(f'the header has one column ({header[0][:60]!r}); '
+                      'is the delimiter a comma?')
+    rows_read = 0
+    for rows_read, row in enumerate(rows, start=1):
+      if row and len(row) != len(header):
+        problems.append(f'line {rows.line_num}: {len(row)} fields, the '
+                        f'header has {len(header)} (delimiter or quoting?)')
+        break
+    if not rows_read:
+      problems.append('the file has a header but no rows')
+  except csv.Error as e:
+    problems.append(f'line {rows.line_num}: not valid CSV ({e})')
+  return problems
+
+
+def check_csv_files(paths: List[str]) -> None:
+  """Raises CsvInputError naming every unreadable file and why."""
+  if not paths:
+    raise CsvInputError('no CSV files found')
+  problems, headers = [], {}
+  for path in sorted(paths):
+    found = _check_file(path)
+    problems += [f'{path}: {problem}' for problem in found]
+    if not found:
+      with tf.io.gfile.GFile(path) as f:
+        headers[path] = f.readline().strip()
+  if len(set(headers.values())) > 1:
+    first = sorted(headers)[0]
+    problems += [f'{path}: its header differs from {os.path.basename(first)}'
+                 f"'s" for path in sorted(headers)
+                 if headers[path] != headers[first]]
+  if problems:
+    raise CsvInputError('Input data cannot be read as CSV:\n' +
+                        '\n'.join(f'  - {p}' for p in problems))
