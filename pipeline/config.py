@@ -1,7 +1,9 @@
 """The pipeline's configuration: one frozen value built by each runner."""
 import dataclasses
 import os
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
+
+from tfx.orchestration import data_types
 
 import models
 
@@ -22,7 +24,8 @@ class QualityGate:
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
   """Everything create_pipeline needs; paths may be local or gs:// / s3://."""
-  data_root: str
+  # A RuntimeParameter lets a Kubeflow run form set it.
+  data_root: Union[str, data_types.RuntimeParameter]
   pipeline_root: str
   serving_model_dir: str
   pipeline_name: str = PIPELINE_NAME
@@ -32,9 +35,14 @@ class PipelineConfig:
   schema_dir: str = os.path.join(PROJECT_DIR, 'schema')
   transform_module: str = os.path.join(MODELS_DIR, 'preprocessing.py')
   trainer_module: str = os.path.join(MODELS_DIR, 'trainer.py')
-  train_steps: int = 3000
+  # Or a RuntimeParameter (ptype str) holding TrainArgs JSON such as
+  # '{"num_steps": 3000}': one can only stand for a whole exec property.
+  train_steps: Union[int, data_types.RuntimeParameter] = 3000
   split_weights: Tuple[Tuple[str, int], ...] = (
       ('train', 8), ('eval', 1), ('test', 1))
   quality_gate: QualityGate = QualityGate()
+  # Gate on the last blessed model too; False where the orchestrator cannot
+  # resolve artifacts of earlier runs (Kubeflow Pipelines' own backend).
+  compare_with_blessed_model: bool = True
   beam_pipeline_args: Tuple[str, ...] = ()
   enable_cache: bool = True

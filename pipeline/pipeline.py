@@ -11,6 +11,7 @@ from tfx.components.schema_gen.import_schema_gen.component import (
 from tfx.dsl.components.common import resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
     LatestBlessedModelStrategy)
+from tfx.orchestration import data_types
 from tfx.orchestration import metadata
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import pusher_pb2, trainer_pb2, transform_pb2
@@ -27,21 +28,31 @@ SCHEMA_FILE = 'schema.pbtxt'
 STRATUM_FN = 'models.features.split_stratum'
 
 
+def _train_args(train_steps):
+  if isinstance(train_steps, data_types.RuntimeParameter):
+    return train_steps  # TrainArgs JSON, set per run (see PipelineConfig).
+  return trainer_pb2.TrainArgs(splits=['train'], num_steps=train_steps)
+
+
 def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
   """The taxi pipeline: ingest, validate, transform, train, evaluate, push."""
   split_names = [name for name, _ in config.split_weights]
   example_gen = stratified_csv_example_gen(
       input_base=config.data_root, split_weights=config.split_weights,
       id_feature='trip_id', stratum_fn=STRATUM_FN).with_id('example_gen')
-  statistics_gen = StatisticsGen(
-      examples=example_gen.outputs['examples']).with_id('statistics_gen')
-  # Inferred from this run's data and kept for review against schema/.
-  schema_gen = SchemaGen(
-      statistics=statistics_gen.outputs['statistics']).with_id('schema_gen')
   schema_importer = ImportSchemaGen(
       schema_file=os.path.join(config.schema_dir, SCHEMA_FILE)
   ).with_id('schema_importer')
   schema = schema_importer.outputs['schema']
+  # Typed by the curated schema: its categorical integers (hour, day, month,
+  # community areas) get value counts, which skew and drift checks compare
+  # (see monitoring/).
+  statistics_gen = StatisticsGen(
+      examples=example_gen.outputs['examples'],
+      schema=schema).with_id('statistics_gen')
+  # Inferred from this run's data and kept for review against schema/.
+  schema_gen = SchemaGen(
+      statistics=statistics_gen.outputs['statistics']).with_id('schema_gen')
   example_validator = ExampleValidator(
       statistics=statistics_gen.outputs['statistics'],
       schema=schema).with_id('example_validator')
@@ -63,8 +74,7 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
       module_file=config.trainer_module,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
-      train_args=trainer_pb2.TrainArgs(splits=['train'],
-                                       num_steps=config.train_steps),
+      train_args=_train_args(config.train_steps),
       eval_args=trainer_pb2.EvalArgs(splits=['eval'])).with_id('trainer')
 
   baseline_resolver = resolver.Resolver(
@@ -72,11 +82,13 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
       model=Channel(type=Model),
       model_blessing=Channel(type=ModelBlessing),
   ).with_id('latest_blessed_model_resolver')
+  baselines = [baseline_resolver] if config.compare_with_blessed_model else []
   evaluator = Evaluator(
       examples=example_gen.outputs['examples'],
       example_splits=['test'],
       model=trainer.outputs['model'],
-      baseline_model=baseline_resolver.outputs['model'],
+      baseline_model=(baseline_resolver.outputs['model'] if baselines
+                      else None),
       eval_config=make_eval_config(config.quality_gate)).with_id('evaluator')
 
   pusher = Pusher(
@@ -92,7 +104,7 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
       pipeline_root=config.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, schema_importer,
                   example_validator, data_gate, transform, trainer,
-                  baseline_resolver, evaluator, pusher],
+                  *baselines, evaluator, pusher],
       enable_cache=config.enable_cache,
       metadata_connection_config=(
           metadata.sqlite_metadata_connection_config(config.metadata_path)
