@@ -1,0 +1,51 @@
+"""The server over HTTP with the model the pipeline pushed (not the toy)."""
+import json
+import math
+
+import numpy as np
+import requests
+import tensorflow as tf
+
+from models import features
+from serving.request_log import read_records
+from tests.conftest import read_rows
+from tests.serving.conftest import server_args, subprocess_server, wait_until
+
+
+def _instance(row):
+  instance = {name: float(row[name]) if row[name] else math.nan
+              for name in features.NUMERIC_FEATURES}
+  instance.update({name: row[name] for name in features.STRING_FEATURES})
+  return instance
+
+
+def test_rest_predictions_match_the_models_own_signature(trained_pipeline,
+                                                         tmp_path):
+  rows = read_rows()[:50]
+  assert any(not r['dropoff_latitude'] for r in rows)
+  instances = [_instance(r) for r in rows]
+  model_dir = trained_pipeline.serving_model_dir
+  version = max((v for v in model_dir.iterdir() if v.name.isdigit()),
+                key=lambda v: int(v.name))
+  signature = tf.saved_model.load(str(version)).signatures['serving_default']
+  expected = signature(**{
+      name: tf.constant([i[name] for i in instances],
+                        tf.string if name in features.STRING_FEATURES
+                        else tf.float32)
+      for name in features.SERVING_FEATURES})['probability'].numpy()
+
+  log_dir = tmp_path / 'logs'
+  with subprocess_server(server_args(model_dir, log_dir)) as (_, url):
+    # Missing values travel as NaN, a token TF Serving's JSON accepts
+    # (json.dumps writes it; requests' json= refuses it).
+    response = requests.post(f'{url}/v1/models/taxi:predict',
+                             data=json.dumps({'instances': instances}),
+                             timeout=30)
+    assert response.status_code == 200, response.text
+    predictions = np.array(response.json()['predictions'])
+    status = requests.get(f'{url}/v1/models/taxi', timeout=5).json()
+  np.testing.assert_allclose(predictions, expected, atol=1e-5)
+  assert status['model_version_status'][0]['version'] == version.name
+  assert status['model_version_status'][0]['state'] == 'AVAILABLE'
+  records = wait_until(lambda: list(read_records(str(log_dir))), timeout=10)
+  assert len(records) == len(instances)
