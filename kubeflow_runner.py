@@ -129,7 +129,7 @@ def build_config(args) -> config_lib.PipelineConfig:
       pipeline_root=f'{pipeline_root}/{args.model_name}',
       serving_model_dir=serving_model_dir,
       # Kubeflow Pipelines and Vertex AI bring their own ML Metadata.
-      metadata_path=None,
+      metadata_uri=None,
       schema_dir=f'{args.image_project_dir.rstrip("/")}/schema',
       train_steps=data_types.RuntimeParameter(
           name=TRAIN_ARGS_PARAMETER, ptype=str,

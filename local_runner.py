@@ -3,7 +3,8 @@
     python local_runner.py [--data-root DIR] [--work-dir DIR]
                            [--serving-model-dir DIR] [--train-steps N]
 
-ML Metadata lives in SQLite at <work-dir>/metadata.sqlite, pipeline outputs
+ML Metadata lives in SQLite at <work-dir>/metadata.sqlite (or in MySQL /
+MariaDB with --metadata-uri mysql://USER@HOST:PORT/DATABASE), pipeline outputs
 under <work-dir>/pipelines/<model name>/, the full log of each run in
 <work-dir>/logs/. Exit status: 0 when the run completed (blessed and pushed
 or not, the summary says which), 1 when it failed (data anomalies included),
@@ -24,6 +25,7 @@ warnings.filterwarnings('ignore', category=FutureWarning, module='google')
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from pipeline import config as config_lib
+from pipeline import metadata_uri
 from pipeline.pipeline import create_pipeline
 from pipeline.progress import console_progress
 from pipeline.report import format_summary
@@ -39,6 +41,10 @@ def parse_args(argv):
                       help='directory of CSV files (default: data/taxi)')
   parser.add_argument('--work-dir', default=os.path.join(project, 'work'),
                       help='pipeline root and metadata store (default: work)')
+  parser.add_argument('--metadata-uri',
+                      help='ML Metadata store: an SQLite path or '
+                           'mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE '
+                           '(default: <work-dir>/metadata.sqlite)')
   parser.add_argument('--model-name', default=config_lib.PIPELINE_NAME,
                       help='model and pipeline name (default: taxi)')
   parser.add_argument('--serving-model-dir',
@@ -62,6 +68,11 @@ def parse_args(argv):
     parser.error(f'--data-root {args.data_root!r} is not a directory')
   if args.train_steps < 1:
     parser.error('--train-steps must be at least 1')
+  if args.metadata_uri:
+    try:
+      metadata_uri.connection_config(args.metadata_uri)
+    except ValueError as e:
+      parser.error(str(e))
   return args
 
 
@@ -78,7 +89,8 @@ def build_config(args) -> config_lib.PipelineConfig:
       pipeline_name=args.model_name,
       data_root=os.path.abspath(args.data_root),
       pipeline_root=os.path.join(work_dir, 'pipelines', args.model_name),
-      metadata_path=os.path.join(work_dir, 'metadata.sqlite'),
+      metadata_uri=(args.metadata_uri or
+                    os.path.join(work_dir, 'metadata.sqlite')),
       serving_model_dir=os.path.abspath(
           args.serving_model_dir or
           os.path.join(config_lib.PROJECT_DIR, 'serving_model', args.model_name)),

@@ -29,9 +29,9 @@ class PipelineConfig:
   pipeline_root: str
   serving_model_dir: str
   pipeline_name: str = PIPELINE_NAME
-  # SQLite file of ML Metadata; None where the orchestrator provides MLMD
-  # (Kubeflow).
-  metadata_path: Optional[str] = None
+  # ML Metadata: an SQLite path or mysql://… (see metadata_uri.py); None
+  # where the orchestrator provides it (Kubeflow).
+  metadata_uri: Optional[str] = None
   schema_dir: str = os.path.join(PROJECT_DIR, 'schema')
   transform_module: str = os.path.join(MODELS_DIR, 'preprocessing.py')
   trainer_module: str = os.path.join(MODELS_DIR, 'trainer.py')

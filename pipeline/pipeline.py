@@ -12,7 +12,6 @@ from tfx.dsl.components.common import resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
     LatestBlessedModelStrategy)
 from tfx.orchestration import data_types
-from tfx.orchestration import metadata
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import pusher_pb2, trainer_pb2, transform_pb2
 from tfx.types import Channel
@@ -21,6 +20,7 @@ from tfx.types.standard_artifacts import Model, ModelBlessing
 from components import atomic_pusher
 from components.data_gate import DataGate
 from components.stratified_example_gen import stratified_csv_example_gen
+from pipeline import metadata_uri
 from pipeline.config import PipelineConfig
 from pipeline.eval_config import make_eval_config
 
@@ -107,6 +107,6 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
                   *baselines, evaluator, pusher],
       enable_cache=config.enable_cache,
       metadata_connection_config=(
-          metadata.sqlite_metadata_connection_config(config.metadata_path)
-          if config.metadata_path else None),
+          metadata_uri.connection_config(config.metadata_uri)
+          if config.metadata_uri else None),
       beam_pipeline_args=list(config.beam_pipeline_args))

@@ -197,7 +197,7 @@ def test_serving_dir_defaults_next_to_the_pipeline_root():
       ['--pipeline-root', 's3://bucket/tfx/pipelines']))
   assert config.pipeline_root == 's3://bucket/tfx/pipelines/taxi'
   assert config.serving_model_dir == 's3://bucket/tfx/serving/taxi'
-  assert config.metadata_path is None
+  assert config.metadata_uri is None
 
 
 def test_kubeflow_backend_refuses_the_vertex_package_before_running(
