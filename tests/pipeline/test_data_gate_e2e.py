@@ -23,8 +23,20 @@ def _string_in_numeric_column(rows):
   return rows, 'fare', 'UNEXPECTED_DATA_TYPE'
 
 
+def _unknown_extra_column(rows):
+  for row in rows:
+    row['driver_rating'] = '5'
+  return rows, 'driver_rating', 'SCHEMA_NEW_COLUMN'
+
+
+def _value_outside_its_domain(rows):
+  rows[5]['trip_start_hour'] = '30'
+  return rows, 'trip_start_hour', 'INT_TYPE_BIG_INT'
+
+
 @pytest.mark.parametrize('corrupt', [
-    _new_payment_type, _missing_required_column, _string_in_numeric_column])
+    _new_payment_type, _missing_required_column, _string_in_numeric_column,
+    _unknown_extra_column, _value_outside_its_domain])
 def test_bad_data_stops_the_run_before_transform(corrupt, tmp_path):
   rows, feature, kind = corrupt(sample_rows(400))
   write_rows(tmp_path / 'data' / 'data.csv', rows)
@@ -50,3 +62,17 @@ def test_one_unreadable_file_among_good_ones_is_named(tmp_path):
   assert 'part-3.csv: the header has one column' in run.output
   assert 'part-1.csv:' not in run.output and 'part-2.csv:' not in run.output
   assert not (tmp_path / 'serving').exists()
+
+
+def test_a_model_below_the_quality_gate_is_not_pushed_and_the_summary_says_why(
+    tmp_path):
+  write_rows(tmp_path / 'data' / 'data.csv', sample_rows(400))
+  run = run_local_runner(tmp_path / 'data', tmp_path / 'work',
+                         tmp_path / 'serving', '--train-steps', '20',
+                         '--min-auc', '0.999')
+  assert run.returncode == 0, run.output[-3000:]
+  assert 'model: NOT blessed' in run.output
+  assert 'threshold not met: overall: auc = ' in run.output
+  assert 'pushed to: nothing pushed' in run.output
+  assert not (tmp_path / 'serving').exists() or not os.listdir(
+      tmp_path / 'serving')
