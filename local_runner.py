@@ -104,26 +104,32 @@ def build_config(args) -> config_lib.PipelineConfig:
 def main(argv=None) -> int:
   args = parse_args(argv)
   config = build_config(args)
-  tfx_pipeline = create_pipeline(config)
-  node_ids = [component.id for component in tfx_pipeline.components]
   work_dir = os.path.abspath(args.work_dir)
   log_dir = os.path.join(work_dir, 'logs')
   os.makedirs(log_dir, exist_ok=True)
   log_path = os.path.join(log_dir, time.strftime('run-%Y%m%d-%H%M%S.log'))
   print(f'Running pipeline {config.pipeline_name!r} on {config.data_root}\n'
-        f'  work dir {work_dir}, full log {log_path}')
+        f'  work dir {work_dir}, full log {log_path}', flush=True)
   started = time.time()
   error = None
+  tfx_pipeline = None
   try:
-    with exclusive_run(work_dir), console_progress(node_ids, log_path):
+    with exclusive_run(work_dir), console_progress(log_path) as progress:
+      tfx_pipeline = create_pipeline(config)
+      progress.track([component.id for component in tfx_pipeline.components])
       LocalDagRunner().run(tfx_pipeline)
   except WorkDirBusyError as e:
     print(f'\nREFUSED: {e}', file=sys.stderr)
     return 1
   except Exception as e:  # A component failed: summarise, exit non-zero.
     error = e
+  if tfx_pipeline is None:  # The pipeline could not even be built.
+    print(f'\nFAILED: {error}\nFull log: {log_path}', file=sys.stderr)
+    return 1
   summary = summarize(tfx_pipeline.metadata_connection_config,
-                      config.pipeline_name, node_ids, started)
+                      config.pipeline_name,
+                      [component.id for component in tfx_pipeline.components],
+                      started)
   print(format_summary(summary))
   print(f'  wall time: {time.time() - started:.1f} s')
   if error is not None:
