@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 ARGS ?=
 
-.PHONY: setup pipeline test lock
+.PHONY: setup pipeline monitor test lock
 
 setup:
 	@scripts/bootstrap.sh
@@ -10,6 +10,11 @@ setup:
 ## The whole pipeline on the bundled taxi data; extra flags: make pipeline ARGS="--train-steps 500"
 pipeline: setup
 	$(PYTHON) local_runner.py $(ARGS)
+
+## Skew and drift of serving data against the served model's training data:
+## make monitor ARGS="--serving-data may.csv" (default: the server's request log)
+monitor: setup
+	$(PYTHON) monitoring_runner.py $(ARGS)
 
 ## The test suite; extra pytest flags: make test ARGS="-k split"
 test: setup

@@ -12,8 +12,8 @@ setuptools.setup(
     python_requires='>=3.10,<3.11',
     packages=setuptools.find_packages(include=[
         'components', 'components.*', 'models', 'models.*', 'pipeline',
-        'pipeline.*', 'serving', 'serving.*']),
-    py_modules=['local_runner', 'kubeflow_runner'],
+        'pipeline.*', 'serving', 'serving.*', 'monitoring', 'monitoring.*']),
+    py_modules=['local_runner', 'kubeflow_runner', 'monitoring_runner'],
     install_requires=[
         'tfx[kfp]>=1.16.0,<1.17',
         'apache-beam[gcp]>=2.59.0,<2.60',

@@ -1,0 +1,171 @@
+"""Checks serving data for skew and drift against the data that trained the
+served model, with a TFX pipeline recorded in the training's ML Metadata.
+
+    python monitoring_runner.py [--serving-data PATH] [--report PATH]
+        [--model-version N] [--previous-data PATH] [--work-dir DIR]
+        [--serving-model-dir DIR] [--model-name NAME]
+
+--serving-data: the server's request-log directory (default, as the server's:
+work/request_logs/<model name>), a CSV or JSON-lines file of raw feature rows,
+or a directory of span subdirectories (the newest is checked, drift is
+measured against the one before). The baseline is the training run of the
+pushed model version (--model-version, default the latest push), found in
+<work-dir>/metadata.sqlite. See docs/monitoring.md.
+
+Exit status: 0 nothing found, 1 skew or drift found, 2 bad usage, unreadable
+input or a failed run.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+warnings.filterwarnings('ignore', category=FutureWarning, module='google')
+
+# pylint: disable=wrong-import-position
+from ml_metadata import metadata_store
+from tfx.orchestration import metadata
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+from monitoring import baseline as baseline_lib
+from monitoring import detection
+from monitoring import rows
+from monitoring import spans
+from monitoring.config import MonitoringConfig, PIPELINE_NAME
+from monitoring.pipeline import create_monitoring_pipeline
+from pipeline import config as pipeline_config
+from pipeline.progress import console_progress
+
+EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
+
+
+class UsageError(Exception):
+  """Bad arguments or input: exit status 2 with this message."""
+
+
+def parse_args(argv):
+  parser = argparse.ArgumentParser(
+      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  project = pipeline_config.PROJECT_DIR
+  parser.add_argument('--model-name', default=pipeline_config.PIPELINE_NAME,
+                      help='model and training pipeline name (default: taxi)')
+  parser.add_argument('--serving-data',
+                      help='request-log directory, CSV / JSON-lines file or '
+                           'directory of spans (default: '
+                           'work/request_logs/<model name>)')
+  parser.add_argument('--previous-data',
+                      help='previous span for drift (file or directory)')
+  parser.add_argument('--model-version',
+                      help='pushed model version to compare with (default: '
+                           'the latest pushed)')
+  parser.add_argument('--work-dir', default=os.path.join(project, 'work'),
+                      help='the training work dir: metadata store and '
+                           'pipeline roots (default: work)')
+  parser.add_argument('--serving-model-dir',
+                      help='only consider versions pushed to this directory')
+  parser.add_argument('--report',
+                      help='JSON report path (default: '
+                           '<work-dir>/monitoring/report-<time>.json)')
+  parser.add_argument('--feature-skew-threshold', type=float,
+                      default=MonitoringConfig.feature_skew_threshold,
+                      help='fraction of id-joined examples whose value may '
+                           'differ (default: %(default)s)')
+  args = parser.parse_args(argv)
+  if args.serving_data is None:
+    args.serving_data = os.path.join('work', 'request_logs', args.model_name)
+  if args.model_version is not None and not args.model_version.isdigit():
+    parser.error(f'--model-version must be a number, not '
+                 f'{args.model_version!r}')
+  if not 0 <= args.feature_skew_threshold < 1:
+    parser.error('--feature-skew-threshold must be in [0, 1)')
+  return args
+
+
+def _find_baseline(args, metadata_path: str):
+  if not os.path.isfile(metadata_path):
+    raise UsageError(f'No ML Metadata store at {metadata_path}: run the '
+                     'training pipeline (local_runner.py) first or pass '
+                     '--work-dir')
+  store = metadata_store.MetadataStore(
+      metadata.sqlite_metadata_connection_config(metadata_path))
+  try:
+    return baseline_lib.find_baseline(
+        store, args.model_name, args.model_version,
+        destination_dir=(os.path.abspath(args.serving_model_dir)
+                         if args.serving_model_dir else None))
+  except baseline_lib.BaselineNotFound as e:
+    raise UsageError(str(e)) from None
+
+
+def build_config(args) -> MonitoringConfig:
+  work_dir = os.path.abspath(args.work_dir)
+  metadata_path = os.path.join(work_dir, 'metadata.sqlite')
+  baseline = _find_baseline(args, metadata_path)
+  version = int(baseline.model_version) if (
+      baseline.model_version.isdigit()) else None
+  try:
+    data = spans.resolve(args.serving_data, args.previous_data, version)
+    for path in spans.files(data):
+      rows.check_readable(path, version)
+  except rows.UnreadableInput as e:
+    raise UsageError(f'Unreadable serving data: {e}') from None
+  report = args.report or os.path.join(
+      work_dir, 'monitoring', time.strftime('report-%Y%m%d-%H%M%S.json'))
+  return MonitoringConfig(
+      serving_data=data, baseline=baseline,
+      pipeline_name=f'{args.model_name}_monitoring' if (
+          args.model_name != pipeline_config.PIPELINE_NAME) else PIPELINE_NAME,
+      pipeline_root=os.path.join(work_dir, 'pipelines',
+                                 f'{args.model_name}_monitoring'),
+      metadata_path=metadata_path,
+      report_path=os.path.abspath(report),
+      feature_skew_threshold=args.feature_skew_threshold,
+      beam_pipeline_args=('--direct_running_mode=in_memory',
+                          '--direct_num_workers=1'))
+
+
+def main(argv=None) -> int:
+  args = parse_args(argv)
+  try:
+    config = build_config(args)
+  except UsageError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_ERROR
+  tfx_pipeline = create_monitoring_pipeline(config)
+  log_dir = os.path.join(os.path.abspath(args.work_dir), 'logs')
+  os.makedirs(log_dir, exist_ok=True)
+  log_path = os.path.join(log_dir, time.strftime('monitor-%Y%m%d-%H%M%S.log'))
+  data = config.serving_data
+  print(f'Checking {os.path.join(data.input_base, data.newest_pattern)} '
+        f'against model version {config.baseline.model_version}\n'
+        f'  full log {log_path}')
+  started = time.time()
+  try:
+    with console_progress([c.id for c in tfx_pipeline.components], log_path):
+      LocalDagRunner().run(tfx_pipeline)
+  except Exception as e:  # pylint: disable=broad-except
+    unreadable = isinstance(e, rows.UnreadableInput) or 'UnreadableInput' in (
+        str(type(e)) + str(e))
+    print(f'\nFAILED: {"unreadable serving data: " if unreadable else ""}{e}'
+          f'\nFull log: {log_path}', file=sys.stderr)
+    return EXIT_ERROR
+  with open(config.report_path) as f:
+    report = json.load(f)
+  if not report.get('serving_examples'):
+    print(f'error: no serving rows in {args.serving_data} (request-log '
+          f'records are only those served by model version '
+          f'{config.baseline.model_version}; see --model-version)',
+          file=sys.stderr)
+    return EXIT_ERROR
+  findings = detection.read_findings(report)
+  print(detection.format_table(findings))
+  print(f'  {report["serving_examples"]} serving examples; report '
+        f'{config.report_path}; wall time {time.time() - started:.1f} s')
+  return EXIT_FOUND if findings else EXIT_CLEAN
+
+
+if __name__ == '__main__':
+  sys.exit(main())

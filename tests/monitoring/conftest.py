@@ -1,0 +1,114 @@
+"""Monitoring fixtures: the baseline of the session's trained model (found in
+its ML Metadata) and an in-process version of the monitoring pipeline's
+checks over rows of the real taxi data."""
+import glob
+import os
+import random
+
+import pytest
+import tensorflow as tf
+import tensorflow_data_validation as tfdv
+from ml_metadata import metadata_store
+from tfx.orchestration import metadata
+
+from models import features
+from pipeline import config
+from monitoring import baseline as baseline_lib
+from monitoring import components
+from monitoring import detection
+from monitoring import feature_skew
+from monitoring import rows as rows_lib
+from monitoring import statistics
+from monitoring.config import MonitoringConfig
+from tests.conftest import E2E_ROWS, read_rows, sample_rows
+
+
+def serving_rows(rows):
+  """Copies without the label source, which serving data lacks."""
+  return [{k: v for k, v in row.items() if k != features.TIPS}
+          for row in rows]
+
+
+@pytest.fixture(scope='session')
+def training_rows():
+  """The rows the session's model was trained (and evaluated) on."""
+  return serving_rows(sample_rows(E2E_ROWS))
+
+
+@pytest.fixture(scope='session')
+def held_out_rows(training_rows):
+  """Taxi rows the model never saw, shuffled."""
+  seen = {row[features.TRIP_ID] for row in training_rows}
+  rest = [row for row in read_rows() if row[features.TRIP_ID] not in seen]
+  random.Random(11).shuffle(rest)
+  return serving_rows(rest)
+
+
+@pytest.fixture(scope='session')
+def store(trained_pipeline):
+  return metadata_store.MetadataStore(
+      metadata.sqlite_metadata_connection_config(
+          str(trained_pipeline.metadata_path)))
+
+
+@pytest.fixture(scope='session')
+def baseline(store):
+  return baseline_lib.find_baseline(store, 'taxi')
+
+
+class Checker:
+  """The monitoring pipeline's checks, run in this process on rows."""
+
+  def __init__(self, baseline, tmp_dir):
+    self.schema = components.read_schema(
+        os.path.join(config.PROJECT_DIR, 'schema'))
+    self.serving_schema = detection.serving_schema(
+        self.schema, features.TRIP_ID, features.SERVING_FEATURES)
+    self.training_statistics = tfdv.load_stats_binary(os.path.join(
+        baseline.statistics_uri, f'Split-{baseline.split}',
+        components.STATS_FILE))
+    self.training_examples = [
+        tf.train.Example.FromString(record.numpy()) for record in
+        tf.data.TFRecordDataset(
+            sorted(glob.glob(os.path.join(baseline.examples_uri, 'Split-*',
+                                          '*'))), compression_type='GZIP')]
+    self._tmp_dir = tmp_dir
+    self._count = 0
+
+  def examples(self, rows):
+    return list(rows_lib.rows_to_examples(rows, self.schema, from_text=True))
+
+  def statistics(self, examples):
+    """As StatisticsGen computes them (typed by the schema)."""
+    self._count += 1
+    path = os.path.join(self._tmp_dir, f'examples-{self._count}.tfrecord')
+    with tf.io.TFRecordWriter(path) as writer:
+      for example in examples:
+        writer.write(example.SerializeToString())
+    return statistics.generate(path, self.schema)
+
+  def findings(self, rows, previous_rows=None, with_feature_skew=True):
+    examples = self.examples(rows)
+    serving = self.statistics(examples)
+    anomalies = tfdv.validate_statistics(serving, self.serving_schema)
+    skew = feature_skew.detect(
+        self.training_examples, examples, features.TRIP_ID,
+        feature_skew.features_to_ignore(self.schema, features.SERVING_FEATURES,
+                                        features.TRIP_ID)
+    ) if with_feature_skew else []
+    previous = (self.statistics(self.examples(previous_rows))
+                if previous_rows is not None else None)
+    return detection.all_findings(
+        self.serving_schema, serving, anomalies, self.training_statistics,
+        skew, MonitoringConfig.feature_skew_threshold, previous)
+
+
+@pytest.fixture(scope='session')
+def checker(baseline, tmp_path_factory):
+  return Checker(baseline, str(tmp_path_factory.mktemp('checks')))
+
+
+def flagged(findings, kind=None):
+  """{(feature, kind)} of the findings (of one kind)."""
+  return {(f.feature, f.kind) for f in findings
+          if kind is None or f.kind == kind}
