@@ -126,6 +126,7 @@ def sequential_latency(port: int, count: int) -> dict:
 def _client_process(port: int, threads: int, seconds: float, results) -> None:
     import threading
 
+    cpu_start = time.process_time()
     counts = []
     stop_at = time.monotonic() + seconds
 
@@ -148,26 +149,36 @@ def _client_process(port: int, threads: int, seconds: float, results) -> None:
         worker.start()
     for worker in workers:
         worker.join()
-    results.put((sum(c[0] for c in counts), sum(c[1] for c in counts)))
+    results.put((sum(c[0] for c in counts), sum(c[1] for c in counts), time.process_time() - cpu_start))
 
 
-def throughput(port: int, clients: int, seconds: float) -> dict:
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc), to show how the 2 cores are shared between server and clients."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(port: int, clients: int, seconds: float, server_pid: int) -> dict:
     # Clients run in separate processes so the client side's GIL is not what is measured.
     context = multiprocessing.get_context("spawn")
     processes_count = min(clients, 4)
     results = context.Queue()
     per_process = [clients // processes_count + (i < clients % processes_count) for i in range(processes_count)]
     processes = [context.Process(target=_client_process, args=(port, n, seconds, results)) for n in per_process]
+    server_cpu = process_cpu_seconds(server_pid)
     start = time.perf_counter()
     for process in processes:
         process.start()
     totals = [results.get(timeout=seconds + 120) for _ in processes]
     elapsed = time.perf_counter() - start
+    server_cpu = process_cpu_seconds(server_pid) - server_cpu
     for process in processes:
         process.join(timeout=30)
     ok, failed = sum(t[0] for t in totals), sum(t[1] for t in totals)
     # Client start-up is inside `elapsed`; each client runs exactly `seconds`, the fairer denominator.
-    return {"clients": clients, "requests": ok, "failed": failed, "rps": ok / seconds, "wall_s": elapsed}
+    return {"clients": clients, "requests": ok, "failed": failed, "rps": ok / seconds, "wall_s": elapsed,
+            "client_cpu_s": sum(t[2] for t in totals), "server_cpu_s": server_cpu}
 
 
 def main() -> int:
@@ -227,10 +238,16 @@ def main() -> int:
             print(f"\nREST with batching on, sequential: p50 {single['p50_ms']:.3f} ms   p99 {single['p99_ms']:.3f} ms")
             print(f"\nThroughput, batching on (max_batch_size {args.max_batch_size}), {args.seconds:.0f} s each:")
             for clients in (1, 8, 64):
-                result = throughput(port, clients, args.seconds)
+                result = throughput(port, clients, args.seconds, process.pid)
                 print(f"  {clients:3d} clients: {result['rps']:7.0f} req/s   ({result['requests']} ok, "
                       f"{result['failed']} failed)   = {result['rps'] / floor['rate']:.2f}x in-process single-thread "
                       f"rate")
+                # CPU seconds per second of load: the share of the cores each side used (the machine may be shared).
+                print(f"       CPU: server {result['server_cpu_s'] / args.seconds:.2f} cores "
+                      f"({result['server_cpu_s'] / max(result['requests'], 1) * 1e3:.3f} ms/request), "
+                      f"load generator {result['client_cpu_s'] / args.seconds:.2f} cores "
+                      f"({result['client_cpu_s'] / max(result['requests'], 1) * 1e3:.3f} ms/request), "
+                      f"of {os.cpu_count()} cores")
                 if clients == 64:
                     target = result["rps"] >= 2 * floor["rate"]
                     print(f"  target 64 clients >= 2x in-process rate: {'met' if target else 'NOT met'}")

@@ -6,6 +6,7 @@ batch_timeout_micros for a batch to fill, and splits the outputs back per reques
 max_enqueued_batches * max_batch_size rows; a request that does not fit is refused with UNAVAILABLE (HTTP 503),
 as TF Serving's batch scheduler does. Without batching each request is one model call on one of the workers.
 TensorFlow releases the GIL while it computes, so workers overlap with the event loop and with each other.
+A lone small request may instead run on the event loop thread (run_inline), which saves two thread wake-ups.
 """
 
 import collections
@@ -69,6 +70,21 @@ class InferenceQueue:
     @property
     def queued_rows(self) -> int:
         return self._queued_rows
+
+    @property
+    def inline_allowed(self) -> bool:
+        """Whether run_inline may replace submit: always without batching; with batching only when a batch would
+        not wait for company (batch_timeout_micros 0), so a lone request gains nothing from the queue."""
+        return not self.merge or self.batch_timeout == 0
+
+    def run_inline(self, servable, signature, inputs: dict[str, np.ndarray]) -> concurrent.futures.Future:
+        """Runs one request on the calling thread (same metrics and errors as a worker); returns its done future."""
+        task = Task(servable, signature, inputs)
+        if self._closed:
+            raise ServingError("UNAVAILABLE", "Server is shutting down")
+        task.future.set_running_or_notify_cancel()
+        self._run([task])
+        return task.future
 
     def submit(self, servable, signature, inputs: dict[str, np.ndarray]) -> concurrent.futures.Future:
         task = Task(servable, signature, inputs)

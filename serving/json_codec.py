@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import math
+import re
 
 import numpy as np
 
@@ -42,6 +43,10 @@ _TARGET_NAMES = {DT_FLOAT: "float", DT_HALF: "half", DT_DOUBLE: "double"}
 
 ROW_FORMAT, COLUMNAR_FORMAT = "row", "columnar"
 BYTES_TENSOR_SUFFIX = "_bytes"
+# numpy's limit (TF's is 254). Checked on the shape before the recursive decoder descends, which bounds its depth.
+MAX_TENSOR_RANK = 32
+NESTED_TOO_DEEPLY = "JSON Parse error: The document is nested too deeply"
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 
 
 def dtype_name(dtype: int) -> str:
@@ -52,8 +57,8 @@ def json_text(value) -> str:
     """Compact JSON of a client value, for error messages (NaN written as TF Serving writes it)."""
     try:
         return json.dumps(value, separators=(",", ":"))
-    except (TypeError, ValueError):
-        return repr(value)
+    except (TypeError, ValueError, RecursionError):
+        return "<unprintable>"
 
 
 def json_type_name(value) -> str:
@@ -83,11 +88,35 @@ def parse_body(body: bytes) -> dict:
         raise invalid_argument(f"JSON Parse error: Invalid encoding in string. {exc.reason}") from None
     except json.JSONDecodeError as exc:
         raise invalid_argument(f"JSON Parse error: {exc.msg} at offset: {exc.pos}") from None
+    except ValueError:  # Integers of more digits than int() converts (sys.get_int_max_str_digits).
+        raise invalid_argument("JSON Parse error: Number too big to be stored in double.") from None
     except RecursionError:
-        raise invalid_argument("JSON Parse error: The document is nested too deeply") from None
+        raise invalid_argument(NESTED_TOO_DEEPLY) from None
     if not isinstance(doc, dict):
         raise invalid_argument(f"JSON Value: {json_text(doc)} Is not object")
+    # The walk runs only when the bytes hold a \\uD800-\\uDFFF escape (a valid pair is decoded into one character).
+    if _MAYBE_SURROGATE.search(body):
+        _reject_lone_surrogates(doc)
     return doc
+
+
+def _reject_lone_surrogates(doc) -> None:
+    """json.loads keeps a lone UTF-16 surrogate escape (`"\\ud800"`) as is; it is not valid UTF-8, so RapidJSON
+    (TF Serving) rejects it, and str.encode("utf-8") would fail later."""
+    stack = [doc]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise invalid_argument("JSON Parse error: The surrogate pair in string is invalid.") from None
+        elif isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 def signature_name(doc: dict) -> str:
@@ -160,7 +189,7 @@ def convert_scalar(value, dtype: int):
                        f"Conversion of JSON Value: {json_text(value)} to type: {dtype_name(dtype)}")
 
 
-def dense_shape(value) -> list[int]:
+def dense_shape(value, outer_dims: int = 0) -> list[int]:
     """The tensor shape a nested JSON list describes, read along its first elements (as TF Serving does)."""
     shape = []
     while isinstance(value, list):
@@ -168,6 +197,9 @@ def dense_shape(value) -> list[int]:
         if not value:
             break
         value = value[0]
+    if len(shape) + outer_dims > MAX_TENSOR_RANK:
+        raise invalid_argument(f"Tensor of rank {len(shape) + outer_dims} is not supported (at most "
+                               f"{MAX_TENSOR_RANK} dimensions)")
     return shape
 
 
@@ -209,10 +241,44 @@ def _is_element_object(value) -> bool:
     return isinstance(value, dict) and not is_base64_object(value)
 
 
+def _decode_plain_rows(instances: list, input_dtypes: dict[str, int]) -> dict[str, np.ndarray] | None:
+    """The common case, fast: several inputs, every row an object with exactly those keys, every value a float
+    (in range) for a float input or a string for a string input. None: take the general path, which gives the
+    same arrays and the error messages."""
+    names = input_dtypes.keys()
+    columns: dict[str, list] = {name: [] for name in names}
+    for row in instances:
+        if type(row) is not dict or row.keys() != names:
+            return None
+        for name, value in row.items():
+            columns[name].append(value)
+    arrays = {}
+    for name, dtype in input_dtypes.items():
+        column = columns[name]
+        if dtype in _FLOAT_LIMITS:
+            limit = _FLOAT_LIMITS[dtype][1]
+            for value in column:
+                if type(value) is not float or not (-limit <= value <= limit or not math.isfinite(value)):
+                    return None
+            arrays[name] = np.array(column, dtype=NUMPY_DTYPES[dtype])
+        elif dtype == DT_STRING:
+            if any(type(value) is not str for value in column):
+                return None
+            array = arrays[name] = np.empty(len(column), dtype=object)
+            array[:] = [value.encode("utf-8") for value in column]
+        else:
+            return None
+    return arrays
+
+
 def decode_instances(instances, input_dtypes: dict[str, int]) -> dict[str, np.ndarray]:
     """Row format: `instances` is a list of rows → one batched array per input (FillTensorMapFromInstancesList)."""
     if not instances:
         raise invalid_argument("No values in 'instances' array")
+    if len(input_dtypes) > 1:  # With one input, {"b64": ...} rows are values, not objects: general path only.
+        arrays = _decode_plain_rows(instances, input_dtypes)
+        if arrays is not None:
+            return arrays
     objects = _is_element_object(instances[0])
     if not isinstance(instances[0], dict) and len(input_dtypes) > 1:
         raise invalid_argument("instances is a plain list, but expecting list of objects as multiple input "
@@ -225,7 +291,7 @@ def decode_instances(instances, input_dtypes: dict[str, int]) -> dict[str, np.nd
         try:
             if name not in input_dtypes:
                 raise invalid_argument(f"JSON object: does not have named input: {name}")
-            shape = dense_shape(item)
+            shape = dense_shape(item, outer_dims=1)
             before = len(values[name])
             _fill(item, 0, shape, input_dtypes[name], values[name])
             if name not in shapes:

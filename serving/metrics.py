@@ -6,6 +6,7 @@ Text exposition format 0.0.4. Label values come from the server's own vocabulary
 input names, status codes), never from free client text, so label cardinality stays bounded.
 """
 
+import bisect
 import math
 import threading
 
@@ -91,12 +92,10 @@ class Histogram(_Metric):
             state = self._values.get(labels)
             if state is None:
                 state = self._values[labels] = [[0] * len(self.buckets), 0.0, 0]
-            counts = state[0]
-            for i, bound in enumerate(self.buckets):
-                if value <= bound:
-                    counts[i] += 1
-                    break
-            if not math.isnan(value):
+            if value == value:  # NaN counts only towards +Inf and _count.
+                index = bisect.bisect_left(self.buckets, value)
+                if index < len(self.buckets):
+                    state[0][index] += 1
                 state[1] += value
             state[2] += 1
 

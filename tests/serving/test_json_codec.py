@@ -150,3 +150,28 @@ def test_classification_and_regression_results():
     assert json_codec.encode_classification_results([[("0", 0.25), ("1", 0.75)]]) == \
         '{"results":[[["0",0.25],["1",0.75]]]}'
     assert json_codec.encode_regression_results([0.5, 1.0]) == '{"results":[0.5,1.0]}'
+
+
+@pytest.mark.parametrize("rows", [
+    [{"a": 1.5, "b": "x"}, {"a": float("nan"), "b": ""}],
+    [{"a": float("inf"), "b": "é"}, {"a": -1e38, "b": "y"}],
+    [{"a": 1, "b": "x"}],  # An integer: general path.
+    [{"a": 1.0, "b": {"b64": "eA=="}}],
+    [{"a": [1.0], "b": "x"}],
+])
+def test_plain_rows_fast_path_matches_the_general_path(rows, monkeypatch):
+    dtypes = {"a": json_codec.DT_FLOAT, "b": json_codec.DT_STRING}
+    fast = json_codec.decode_instances(rows, dtypes)
+    monkeypatch.setattr(json_codec, "_decode_plain_rows", lambda *args: None)
+    general = json_codec.decode_instances(rows, dtypes)
+    for name in dtypes:
+        assert fast[name].dtype == general[name].dtype and fast[name].shape == general[name].shape
+        assert [repr(v) for v in fast[name].tolist()] == [repr(v) for v in general[name].tolist()]
+
+
+def test_plain_rows_fast_path_keeps_the_errors():
+    dtypes = {"a": json_codec.DT_FLOAT, "b": json_codec.DT_STRING}
+    with pytest.raises(ServingError, match="Cannot convert JSON value: 1e\\+300 to float without loss"):
+        json_codec.decode_instances([{"a": 1e300, "b": "x"}], dtypes)
+    with pytest.raises(ServingError, match="is not of expected type: string"):
+        json_codec.decode_instances([{"a": 1.0, "b": None}], dtypes)
