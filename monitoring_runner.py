@@ -141,10 +141,11 @@ def main(argv=None) -> int:
   data = config.serving_data
   print(f'Checking {os.path.join(data.input_base, data.newest_pattern)} '
         f'against model version {config.baseline.model_version}\n'
-        f'  full log {log_path}')
+        f'  full log {log_path}', flush=True)
   started = time.time()
   try:
-    with console_progress([c.id for c in tfx_pipeline.components], log_path):
+    with console_progress(log_path) as progress:
+      progress.track([component.id for component in tfx_pipeline.components])
       LocalDagRunner().run(tfx_pipeline)
   except Exception as e:  # pylint: disable=broad-except
     unreadable = isinstance(e, rows.UnreadableInput) or 'UnreadableInput' in (
