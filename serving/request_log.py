@@ -12,8 +12,8 @@ Record schema (one JSON object per line, one line per instance or tf.Example of 
 Missing float values (NaN) are written as null; +-Infinity as the strings "Infinity"/"-Infinity"; binary strings
 as {"b64": "..."}; serialized tf.Example inputs are decoded into their features.
 
-Durability: the request handler only enqueues; a writer thread encodes records and hands them to the OS in one
-write() per flush interval, then fsyncs. A record is enqueued before its response is sent, so a clean shutdown
+Durability: the request handler only enqueues; once per flush interval a writer thread encodes the backlog and
+hands it to the OS in one write(), then fsyncs. A record is enqueued before its response is sent, so a clean shutdown
 (SIGTERM/SIGINT, which drains the queue) loses nothing; a crash (SIGKILL) loses at most the records of the last
 flush interval, never half a line (a write() of whole lines is not split by a killed process). Each writer opens a
 new file (exclusive create), so a restart appends to the log rather than overwriting it.
@@ -34,7 +34,6 @@ from serving import tf_example
 
 LOG = logging.getLogger(__name__)
 FILE_PATTERN = "requests-*.jsonl"
-_MAX_PENDING_BYTES = 4 * 1024 * 1024
 _STOP = object()
 
 
@@ -124,6 +123,7 @@ class RequestLogger:
         self._file_bytes = 0
         self._file_opened_at = 0.0
         self._sequence = 0
+        self._stop_requested = threading.Event()
         self._thread = threading.Thread(target=self._write_loop, name="request-log-writer", daemon=True)
         self._thread.start()
 
@@ -138,6 +138,7 @@ class RequestLogger:
         """Writes everything enqueued so far, fsyncs and closes. Idempotent."""
         if self._thread.is_alive():
             self._queue.put(_STOP)
+            self._stop_requested.set()
             self._thread.join()
 
     # --- writer thread -------------------------------------------------------------------------------------
@@ -176,37 +177,48 @@ class RequestLogger:
         self._file_bytes += len(data)
         self._on_records_written(count)
 
-    def _write_loop(self) -> None:
-        pending: list[bytes] = []
-        pending_bytes = count = 0
-        next_flush = time.monotonic() + self.flush_seconds
-        stopping = False
-        while not stopping:
+    def _drain(self) -> tuple[list, bool]:
+        """Everything queued now, and whether close() asked to stop."""
+        items, stopping = [], False
+        while True:
             try:
-                item = self._queue.get(timeout=max(0.0, next_flush - time.monotonic()))
+                item = self._queue.get_nowait()
             except queue.Empty:
-                item = None
+                return items, stopping
             if item is _STOP:
                 stopping = True
-            elif item is not None:
-                try:
-                    for record in item.records():
-                        line = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
-                        pending.append(line)
-                        pending_bytes += len(line)
-                        count += 1
-                except Exception:  # noqa: BLE001 - one unencodable request must not stop the log.
-                    LOG.exception("Could not encode request %s for the request log", item.request_id)
-            if stopping or pending_bytes >= _MAX_PENDING_BYTES or time.monotonic() >= next_flush:
-                try:
-                    self._write(pending, count)
-                except OSError:
-                    LOG.exception("Request log write to %s failed; will retry", self.directory)
-                    if not stopping:
-                        next_flush = time.monotonic() + self.flush_seconds
-                        continue
-                pending, pending_bytes, count = [], 0, 0
-                next_flush = time.monotonic() + self.flush_seconds
+            else:
+                items.append(item)
+
+    def _encode(self, items) -> tuple[list[bytes], int]:
+        lines = []
+        for item in items:
+            try:
+                lines.extend((json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
+                             for record in item.records())
+            except Exception:  # noqa: BLE001 - one unencodable request must not stop the log.
+                LOG.exception("Could not encode request %s for the request log", item.request_id)
+        return lines, len(lines)
+
+    def _write_loop(self) -> None:
+        # The writer sleeps through the flush interval and then encodes the whole backlog at once: waking per
+        # record would compete with request threads for the GIL on every request.
+        pending: list[bytes] = []
+        count = 0
+        stopping = False
+        while not stopping:
+            self._stop_requested.wait(self.flush_seconds)
+            items, stopping = self._drain()
+            lines, encoded = self._encode(items)
+            pending += lines
+            count += encoded
+            try:
+                self._write(pending, count)
+            except OSError:
+                LOG.exception("Request log write to %s failed; will retry", self.directory)
+                if not stopping:
+                    continue
+            pending, count = [], 0
         self._close_file()
 
 
