@@ -27,7 +27,6 @@ warnings.filterwarnings('ignore', category=FutureWarning, module='google')
 
 # pylint: disable=wrong-import-position
 from ml_metadata import metadata_store
-from tfx.orchestration import metadata
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from monitoring import baseline as baseline_lib
@@ -37,6 +36,7 @@ from monitoring import spans
 from monitoring.config import MonitoringConfig, PIPELINE_NAME
 from monitoring.pipeline import create_monitoring_pipeline
 from pipeline import config as pipeline_config
+from pipeline import metadata_uri
 from pipeline.progress import console_progress
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
@@ -61,6 +61,10 @@ def parse_args(argv):
   parser.add_argument('--model-version',
                       help='pushed model version to compare with (default: '
                            'the latest pushed)')
+  parser.add_argument('--metadata-uri',
+                      help='the training pipeline\'s ML Metadata store: an '
+                           'SQLite path or mysql://USER@HOST:PORT/DATABASE '
+                           '(default: <work-dir>/metadata.sqlite)')
   parser.add_argument('--work-dir', default=os.path.join(project, 'work'),
                       help='the training work dir: metadata store and '
                            'pipeline roots (default: work)')
@@ -81,16 +85,22 @@ def parse_args(argv):
                  f'{args.model_version!r}')
   if not 0 <= args.feature_skew_threshold < 1:
     parser.error('--feature-skew-threshold must be in [0, 1)')
+  if args.metadata_uri:
+    try:
+      metadata_uri.connection_config(args.metadata_uri)
+    except ValueError as e:
+      parser.error(str(e))
   return args
 
 
-def _find_baseline(args, metadata_path: str):
-  if not os.path.isfile(metadata_path):
-    raise UsageError(f'No ML Metadata store at {metadata_path}: run the '
+def _find_baseline(args, store_uri: str):
+  config = metadata_uri.connection_config(store_uri)
+  if config.HasField('sqlite') and not os.path.isfile(
+      config.sqlite.filename_uri):
+    raise UsageError(f'No ML Metadata store at {store_uri}: run the '
                      'training pipeline (local_runner.py) first or pass '
-                     '--work-dir')
-  store = metadata_store.MetadataStore(
-      metadata.sqlite_metadata_connection_config(metadata_path))
+                     '--work-dir / --metadata-uri')
+  store = metadata_store.MetadataStore(config)
   try:
     return baseline_lib.find_baseline(
         store, args.model_name, args.model_version,
@@ -102,8 +112,8 @@ def _find_baseline(args, metadata_path: str):
 
 def build_config(args) -> MonitoringConfig:
   work_dir = os.path.abspath(args.work_dir)
-  metadata_path = os.path.join(work_dir, 'metadata.sqlite')
-  baseline = _find_baseline(args, metadata_path)
+  store_uri = args.metadata_uri or os.path.join(work_dir, 'metadata.sqlite')
+  baseline = _find_baseline(args, store_uri)
   version = int(baseline.model_version) if (
       baseline.model_version.isdigit()) else None
   try:
@@ -120,7 +130,7 @@ def build_config(args) -> MonitoringConfig:
           args.model_name != pipeline_config.PIPELINE_NAME) else PIPELINE_NAME,
       pipeline_root=os.path.join(work_dir, 'pipelines',
                                  f'{args.model_name}_monitoring'),
-      metadata_path=metadata_path,
+      metadata_uri=store_uri,
       report_path=os.path.abspath(report),
       feature_skew_threshold=args.feature_skew_threshold,
       beam_pipeline_args=('--direct_running_mode=in_memory',

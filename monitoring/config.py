@@ -45,7 +45,7 @@ class MonitoringConfig:
   baseline: Baseline
   pipeline_root: str
   report_path: str
-  metadata_path: Optional[str] = None
+  metadata_uri: Optional[str] = None
   pipeline_name: str = PIPELINE_NAME
   # The curated schema (schema.pbtxt): types, domains and the comparators'
   # thresholds, as they are now (the training-time copy is in the baseline).

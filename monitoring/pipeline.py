@@ -9,12 +9,12 @@ from tfx.components import ExampleValidator, StatisticsGen
 from tfx.components.schema_gen.import_schema_gen.component import (
     ImportSchemaGen)
 from tfx.dsl.components.common import importer
-from tfx.orchestration import metadata
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.types.standard_artifacts import (Examples, ExampleStatistics,
                                           PushedModel)
 
 from monitoring import components
+from pipeline import metadata_uri
 from monitoring.config import MonitoringConfig, PREVIOUS_SPLIT, SERVING_SPLIT
 
 
@@ -85,6 +85,6 @@ def create_monitoring_pipeline(config: MonitoringConfig
                   statistics_gen, example_validator, feature_skew, report],
       enable_cache=config.enable_cache,
       metadata_connection_config=(
-          metadata.sqlite_metadata_connection_config(config.metadata_path)
-          if config.metadata_path else None),
+          metadata_uri.connection_config(config.metadata_uri)
+          if config.metadata_uri else None),
       beam_pipeline_args=list(config.beam_pipeline_args))
