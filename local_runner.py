@@ -41,7 +41,7 @@ def parse_args(argv):
                       help='directory of CSV files (default: data/taxi)')
   parser.add_argument('--work-dir', default=os.path.join(project, 'work'),
                       help='pipeline root and metadata store (default: work)')
-  parser.add_argument('--metadata-uri',
+  parser.add_argument('--metadata-uri', type=metadata_uri.checked,
                       help='ML Metadata store: an SQLite path or '
                            'mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE '
                            '(default: <work-dir>/metadata.sqlite)')
@@ -68,11 +68,6 @@ def parse_args(argv):
     parser.error(f'--data-root {args.data_root!r} is not a directory')
   if args.train_steps < 1:
     parser.error('--train-steps must be at least 1')
-  if args.metadata_uri:
-    try:
-      metadata_uri.connection_config(args.metadata_uri)
-    except ValueError as e:
-      parser.error(str(e))
   return args
 
 

@@ -61,7 +61,7 @@ def parse_args(argv):
   parser.add_argument('--model-version',
                       help='pushed model version to compare with (default: '
                            'the latest pushed)')
-  parser.add_argument('--metadata-uri',
+  parser.add_argument('--metadata-uri', type=metadata_uri.checked,
                       help='the training pipeline\'s ML Metadata store: an '
                            'SQLite path or mysql://USER@HOST:PORT/DATABASE '
                            '(default: <work-dir>/metadata.sqlite)')
@@ -85,11 +85,6 @@ def parse_args(argv):
                  f'{args.model_version!r}')
   if not 0 <= args.feature_skew_threshold < 1:
     parser.error('--feature-skew-threshold must be in [0, 1)')
-  if args.metadata_uri:
-    try:
-      metadata_uri.connection_config(args.metadata_uri)
-    except ValueError as e:
-      parser.error(str(e))
   return args
 
 

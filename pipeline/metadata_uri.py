@@ -6,6 +6,7 @@
   may also come from the MLMD_MYSQL_PASSWORD environment variable, so it
   need not appear on a command line.
 """
+import argparse
 import os
 import urllib.parse
 
@@ -41,6 +42,15 @@ def connection_config(uri: str) -> metadata_store_pb2.ConnectionConfig:
               else os.environ.get(PASSWORD_ENV, ''))
   config.mysql.password = password
   return config
+
+
+def checked(uri: str) -> str:
+  """`uri` if it is well formed: an argparse `type` for --metadata-uri."""
+  try:
+    connection_config(uri)
+  except ValueError as e:
+    raise argparse.ArgumentTypeError(str(e)) from None
+  return uri
 
 
 def describe(uri: str) -> str:

@@ -1,3 +1,5 @@
+import argparse
+
 import pytest
 
 from pipeline import metadata_uri
@@ -37,3 +39,9 @@ def test_bad_uris_say_what_is_wrong(uri, message):
 
 def test_describe_hides_the_password():
   assert metadata_uri.describe('mysql://u:pw@h:1/d') == 'mysql://u:***@h:1/d'
+
+
+def test_checked_is_an_argparse_type():
+  assert metadata_uri.checked('/tmp/m.sqlite') == '/tmp/m.sqlite'
+  with pytest.raises(argparse.ArgumentTypeError, match='needs a user'):
+    metadata_uri.checked('mysql://h/db')
