@@ -113,9 +113,8 @@ def beam_args(runner: str, workers: int, extra: Sequence[str]):
   """The data components' Beam options."""
   if runner != 'DirectRunner':
     return (f'--runner={runner}', *extra)
-  mode = 'in_memory' if workers == 1 else 'multi_processing'
-  return ('--runner=DirectRunner', f'--direct_running_mode={mode}',
-          f'--direct_num_workers={workers}', *extra)
+  return ('--runner=DirectRunner', *config_lib.direct_runner_args(workers),
+          *extra)
 
 
 def build_config(args) -> config_lib.PipelineConfig:

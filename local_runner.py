@@ -71,13 +71,6 @@ def parse_args(argv):
   return args
 
 
-def beam_args(workers: int):
-  if workers <= 1:
-    return ('--direct_running_mode=in_memory', '--direct_num_workers=1')
-  return ('--direct_running_mode=multi_processing',
-          f'--direct_num_workers={workers}')
-
-
 def build_config(args) -> config_lib.PipelineConfig:
   work_dir = os.path.abspath(args.work_dir)
   return config_lib.PipelineConfig(
@@ -92,7 +85,9 @@ def build_config(args) -> config_lib.PipelineConfig:
       train_steps=args.train_steps,
       quality_gate=config_lib.QualityGate(min_auc=args.min_auc,
                                           min_f1=args.min_f1),
-      beam_pipeline_args=beam_args(args.beam_workers),
+      # 0 or less also runs Beam in this process.
+      beam_pipeline_args=config_lib.direct_runner_args(
+          max(1, args.beam_workers)),
       enable_cache=not args.no_cache)
 
 

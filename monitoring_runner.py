@@ -128,8 +128,7 @@ def build_config(args) -> MonitoringConfig:
       metadata_uri=store_uri,
       report_path=os.path.abspath(report),
       feature_skew_threshold=args.feature_skew_threshold,
-      beam_pipeline_args=('--direct_running_mode=in_memory',
-                          '--direct_num_workers=1'))
+      beam_pipeline_args=pipeline_config.direct_runner_args(1))
 
 
 def main(argv=None) -> int:

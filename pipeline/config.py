@@ -46,3 +46,13 @@ class PipelineConfig:
   compare_with_blessed_model: bool = True
   beam_pipeline_args: Tuple[str, ...] = ()
   enable_cache: bool = True
+
+
+def direct_runner_args(workers: int) -> Tuple[str, ...]:
+  """Beam DirectRunner options for the data components: in this process for
+  one worker (cheapest on small data), else `workers` processes (0: one per
+  CPU)."""
+  if workers == 1:
+    return ('--direct_running_mode=in_memory', '--direct_num_workers=1')
+  return ('--direct_running_mode=multi_processing',
+          f'--direct_num_workers={workers}')
