@@ -18,6 +18,7 @@ setuptools.setup(
         'tfx[kfp]>=1.16.0,<1.17',
         'apache-beam[gcp]>=2.59.0,<2.60',
         'tf-keras>=2.16,<2.17',
+        'httptools>=0.6',
     ],
     extras_require={'test': ['pytest>=8']},
 )

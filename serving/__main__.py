@@ -17,7 +17,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = config_module.build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("tornado.access").setLevel(logging.WARNING)  # One line per request is too costly.
     if args.use_real_binary:
         try:
             real_binary.exec_real_binary(args, argv)

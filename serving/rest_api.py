@@ -1,8 +1,7 @@
-"""The HTTP layer: TF Serving's REST routes on Tornado, with body/header/connection/time limits."""
+"""TF Serving's REST routes: one RestExchange per request, driven by serving.http_connection."""
 
 import asyncio
-import email.utils
-import http.client
+import itertools
 import json
 import logging
 import random
@@ -11,21 +10,18 @@ import time
 import uuid
 
 import numpy as np
-import tornado.httpserver
-import tornado.httputil
-import tornado.iostream
 
 from serving import inference, json_codec, routes
 from serving.errors import ServingError
+from serving.http_connection import JSON_CONTENT_TYPE
 from serving.request_log import LoggedRequest
 
 LOG = logging.getLogger(__name__)
-JSON_CONTENT_TYPE = "application/json"
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNKNOWN_MODEL_LABEL = "<unknown>"
 # Requests of at most this many rows may run on the event loop thread when nothing else is in flight.
 INLINE_MAX_ROWS = 8
-_DIGITS = re.compile(r"[0-9]+")
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 class ServerContext:
@@ -38,57 +34,72 @@ class ServerContext:
         self.metrics = metrics
         self.request_logger = request_logger
         self.in_flight = 0
+        # Request ids the server makes up: unique across restarts (random prefix), cheaper than uuid4 per request.
+        self._id_prefix = uuid.uuid4().hex[:16]
+        self._id_counter = itertools.count()
+        self._deferred: list[RestExchange] = []
+
+    def new_request_id(self) -> str:
+        return f"{self._id_prefix}{next(self._id_counter):016x}"
+
+    def new_exchange(self, connection, method: str, path: str, headers: dict[str, str]) -> "RestExchange":
+        return RestExchange(self, connection, method, path, headers)
+
+    def defer_small_request(self, exchange: "RestExchange") -> None:
+        """Decides at the next event-loop iteration, once every connection that was readable has been parsed:
+        a request that is alone runs inline; several go to the inference queue together, to be batched."""
+        self._deferred.append(exchange)
+        if len(self._deferred) == 1:
+            asyncio.get_running_loop().call_soon(self._run_deferred)
+
+    def _run_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        if len(deferred) == 1 and self.in_flight == 1:
+            deferred[0].run_inline()
+        else:
+            for exchange in deferred:
+                exchange.submit()
 
 
-class RestApplication(tornado.httputil.HTTPServerConnectionDelegate):
-    """Tornado's HTTP/1.1 connection layer with our own per-request delegate.
+class RestExchange:
+    """One request and its response. The connection calls data_received, then start() when the request is the
+    first unanswered one on it; exactly one response is sent, through connection.send."""
 
-    tornado.web's RequestHandler machinery (handler objects, coroutines, header normalization, access log) cost
-    about half of the per-request CPU of a single-row predict; the routes are ours anyway, so it is not used.
-    """
-
-    def __init__(self, context: ServerContext):
-        self.context = context
-
-    def start_request(self, server_conn, request_conn) -> tornado.httputil.HTTPMessageDelegate:
-        return RestExchange(self.context, request_conn)
-
-
-class RestExchange(tornado.httputil.HTTPMessageDelegate):
-    """One request and its response: headers → body chunks → dispatch → exactly one response."""
-
-    def __init__(self, context: ServerContext, connection):
+    def __init__(self, context: ServerContext, connection, method: str, path: str, headers: dict[str, str]):
         self.ctx = context
         self.connection = connection
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.keep_alive = False
+        self.http10 = False
+        self.complete = False
+        self.started = False
+        self.rejected: ServingError | None = None
+        self.request_id = ""
+        self.deadline: float | None = None
+        self._received_at = time.time()
+        self._started = time.perf_counter()
         self._chunks: list[bytes] = []
         self._responded = False
         self._counted = False
-        self._timer = None
+        self._future = None
 
-    # --- tornado.httputil.HTTPMessageDelegate ------------------------------------------------------------
-    def headers_received(self, start_line, headers):
-        self._received_at = time.time()
-        self._started = time.perf_counter()
-        self.method = start_line.method
-        self.path = start_line.path.split("?", 1)[0]
-        self.headers = headers
+    # --- called by the connection ----------------------------------------------------------------------------
+    def data_received(self, chunk: bytes):
+        self._chunks.append(chunk)
+
+    def reject(self, error: ServingError):
+        """Answered with `error` instead of being served (limits, malformed HTTP)."""
+        self.rejected = error
+        self._chunks = []
+
+    def start(self):
+        self.started = True
         self.ctx.in_flight += 1
         self._counted = True
-        limit = self.ctx.config.max_body_bytes
-        length = headers.get("Content-Length")
-        # Tornado answers a malformed length itself; str.isdigit() alone would accept "²", which int() refuses.
-        if length is not None and _DIGITS.fullmatch(length) and int(length) > limit:
-            # Answered before the body is read (the connection is then closed); chunked bodies over the limit are
-            # cut off by Tornado itself (400, connection closed).
-            self._send_error(ServingError("INVALID_ARGUMENT", f"Request body of {length} bytes exceeds the "
-                                          f"{limit}-byte limit (--max_body_bytes)", http_status=413))
-
-    def data_received(self, chunk: bytes):
-        if not self._responded:
-            self._chunks.append(chunk)
-
-    def finish(self):
-        if self._responded:
+        if self.rejected is not None:
+            self._send_error(self.rejected)
             return
         try:
             self._dispatch()
@@ -96,8 +107,13 @@ class RestExchange(tornado.httputil.HTTPMessageDelegate):
             LOG.exception("Unexpected error serving %s", self.path)
             self._send_error(ServingError("INTERNAL", f"{type(exc).__name__}: {exc}"))
 
+    def check_deadline(self, now: float):
+        if self.deadline is not None and now > self.deadline and not self._responded:
+            self._deadline_exceeded()
+
     def on_connection_close(self):
-        # Before the request was complete: nothing will be answered.
+        # Nothing will be answered; a model call under way finishes and is dropped.
+        self._responded = True
         self._release()
 
     # --- dispatch ------------------------------------------------------------------------------------------
@@ -130,7 +146,8 @@ class RestExchange(tornado.httputil.HTTPMessageDelegate):
         ctx = self.ctx
         self.route = route
         self.model_label = route.model_name if route.model_name == ctx.config.model_name else UNKNOWN_MODEL_LABEL
-        self.request_id = self.headers.get("X-Request-Id", "")[:128] or uuid.uuid4().hex
+        client_id = self.headers.get("x-request-id", "")
+        self.request_id = client_id if _REQUEST_ID.fullmatch(client_id) else ctx.new_request_id()
         try:
             self.servable = ctx.manager.resolve(route.model_name, route.version, route.label)
             body = b"".join(self._chunks)
@@ -144,30 +161,50 @@ class RestExchange(tornado.httputil.HTTPMessageDelegate):
                     self.servable, doc, route.kind, known_features=list(known.inputs) if known else ())
             self.prepared = prepared
             self._observe_inputs(prepared)
-            queue = ctx.inference_queue
-            if ctx.in_flight == 1 and prepared.instance_count <= INLINE_MAX_ROWS and queue.inline_allowed:
-                # Nothing else is in flight: call the model right here rather than hop to a worker thread and
-                # back (about 0.2 ms). A request arriving meanwhile waits at most this one small model call.
-                self._model_done(queue.run_inline(self.servable, prepared.signature, prepared.inputs))
-                return
-            future = queue.submit(self.servable, prepared.signature, prepared.inputs)
         except Exception as exc:  # noqa: BLE001 - every failure is answered as {"error": ...}.
             self._fail(exc)
             return
+        if prepared.instance_count <= INLINE_MAX_ROWS and ctx.inference_queue.inline_allowed:
+            ctx.defer_small_request(self)
+        else:
+            self.submit()
+
+    def run_inline(self):
+        """Calls the model right here: nothing else is in flight, so hopping to a worker thread and back (about
+        0.2 ms) buys nothing. A request arriving meanwhile waits at most this one small model call."""
+        if self._responded:
+            return
+        try:
+            future = self.ctx.inference_queue.run_inline(self.servable, self.prepared.signature, self.prepared.inputs)
+        except Exception as exc:  # noqa: BLE001 - every failure is answered as {"error": ...}.
+            self._fail(exc)
+            return
+        self._model_done(future)
+
+    def submit(self):
+        """Queues the model call for the inference workers (batched with others when batching is on)."""
+        if self._responded:
+            return
+        ctx = self.ctx
+        try:
+            future = ctx.inference_queue.submit(self.servable, self.prepared.signature, self.prepared.inputs)
+        except Exception as exc:  # noqa: BLE001 - every failure is answered as {"error": ...}.
+            self._fail(exc)
+            return
+        # Checked by the connections' periodic sweep rather than a timer per request.
+        self.deadline = time.monotonic() + ctx.config.request_timeout_seconds
+        self._future = future
         loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(ctx.config.request_timeout_seconds, self._deadline_exceeded, future)
         future.add_done_callback(lambda done: loop.call_soon_threadsafe(self._model_done, done))
 
-    def _deadline_exceeded(self, future):
+    def _deadline_exceeded(self):
         # A task not yet started is dropped by the worker; a running model call cannot be interrupted.
-        future.cancel()
+        self._future.cancel()
         self._fail(ServingError("DEADLINE_EXCEEDED", "Deadline exceeded"))
 
     def _model_done(self, future):
         if self._responded:
-            return  # The deadline answered first.
-        if self._timer is not None:
-            self._timer.cancel()
+            return  # The deadline answered first, or the client went away.
         ctx, metrics, route, prepared = self.ctx, self.ctx.metrics, self.route, self.prepared
         try:
             outputs, runtime_us = future.result()
@@ -193,8 +230,6 @@ class RestExchange(tornado.httputil.HTTPMessageDelegate):
     def _fail(self, exc: Exception):
         if self._responded:
             return
-        if self._timer is not None:
-            self._timer.cancel()
         if not isinstance(exc, ServingError):
             LOG.exception("Unexpected error serving %s", self.path, exc_info=exc)
             exc = ServingError("INTERNAL", f"{type(exc).__name__}: {exc}")
@@ -236,66 +271,10 @@ class RestExchange(tornado.httputil.HTTPMessageDelegate):
             return
         self._responded = True
         self._release()
-        data = body.encode()
-        headers = tornado.httputil.HTTPHeaders()
-        headers["Content-Type"] = content_type
-        headers["Date"] = _http_date()
-        if getattr(self, "request_id", None):
-            headers["X-Request-Id"] = self.request_id
-        headers["Content-Length"] = str(len(data))
-        start_line = tornado.httputil.ResponseStartLine("HTTP/1.1", status, _REASONS.get(status, "Unknown"))
-        try:
-            # HEAD: the headers of the GET answer (Content-Length included), no body.
-            self.connection.write_headers(start_line, headers, None if self.method == "HEAD" else data)
-            self.connection.finish()
-        except tornado.iostream.StreamClosedError:
-            pass  # The client went away; nothing to answer.
+        extra_headers = (("X-Request-Id", self.request_id),) if self.request_id else ()
+        self.connection.send(self, status, body.encode(), content_type, extra_headers, head=self.method == "HEAD")
 
     def _release(self):
         if self._counted:
             self._counted = False
             self.ctx.in_flight -= 1
-
-
-_REASONS = dict(http.client.responses)
-_date_cache = [0, ""]
-
-
-def _http_date() -> str:
-    """The Date header, formatted once per second."""
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache[:] = [now, email.utils.formatdate(now, usegmt=True)]
-    return _date_cache[1]
-
-
-class LimitedHTTPServer(tornado.httpserver.HTTPServer):
-    """Refuses connections beyond max_connections with a 503 instead of queueing them without bound."""
-
-    def initialize(self, *args, max_connections: int = 512, on_reject=None, **kwargs):
-        super().initialize(*args, **kwargs)
-        self.max_connections = max_connections
-        self.on_reject = on_reject or (lambda: None)
-
-    def handle_stream(self, stream: tornado.iostream.IOStream, address) -> None:
-        if len(self._connections) >= self.max_connections:
-            self.on_reject()
-            body = json_codec.encode_error("Too many open connections (--max_connections)").encode()
-            response = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-            asyncio.ensure_future(_write_and_close(stream, response))
-            return
-        super().handle_stream(stream, address)
-
-
-async def _write_and_close(stream: tornado.iostream.IOStream, data: bytes) -> None:
-    try:
-        await stream.write(data)
-    except tornado.iostream.StreamClosedError:
-        pass
-    finally:
-        stream.close()
-
-
-def make_application(context: ServerContext) -> RestApplication:
-    return RestApplication(context)

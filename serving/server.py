@@ -7,14 +7,15 @@ import signal
 import threading
 import time
 
-import tornado.netutil
+import socket
 
 from serving.batching import InferenceQueue
 from serving.config import ServerConfig
 from serving.metrics import ServingMetrics
 from serving.model_manager import ModelManager
 from serving.request_log import RequestLogger
-from serving.rest_api import LimitedHTTPServer, ServerContext, make_application
+from serving.http_connection import HttpServer, Limits
+from serving.rest_api import ServerContext
 
 LOG = logging.getLogger(__name__)
 DRAIN_SECONDS = 10.0
@@ -56,7 +57,7 @@ class ModelServer:
                                      metrics=self.metrics, request_logger=self.request_logger)
         self.port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._http_server: LimitedHTTPServer | None = None
+        self._http_server: HttpServer | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
 
@@ -76,23 +77,22 @@ class ModelServer:
             LOG.warning("--port=%d ignored: this server has no gRPC API (REST only). Use --use_real_binary with "
                         "tensorflow_model_server for gRPC.", self.config.grpc_port)
         self.manager.start()
-        sockets = tornado.netutil.bind_sockets(self.config.rest_api_port, self.config.host, reuse_port=False)
-        self.port = sockets[0].getsockname()[1]
+        listener = _bind(self.config.host, self.config.rest_api_port)
+        self.port = listener.getsockname()[1]
         ready = threading.Event()
+        config = self.config
 
         def serve():
             self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self._loop)
-            self._http_server = LimitedHTTPServer(
-                make_application(self.context),
-                max_connections=self.config.max_connections,
-                on_reject=self.metrics.rejected_connections.inc,
-                max_header_size=self.config.max_header_bytes,
-                max_body_size=self.config.max_body_bytes,
-                idle_connection_timeout=self.config.idle_connection_timeout_seconds,
-                body_timeout=self.config.request_timeout_seconds,
-            )
-            self._http_server.add_sockets(sockets)
+            self._http_server = HttpServer(
+                self.context.new_exchange,
+                Limits(max_header_bytes=config.max_header_bytes, max_body_bytes=config.max_body_bytes,
+                       max_connections=config.max_connections,
+                       idle_timeout_seconds=config.idle_connection_timeout_seconds,
+                       request_timeout_seconds=config.request_timeout_seconds),
+                on_reject=self.metrics.rejected_connections.inc)
+            self._loop.run_until_complete(self._http_server.start([listener]))
             self._loop.call_soon(ready.set)
             self._loop.run_forever()
             self._loop.close()
@@ -120,11 +120,12 @@ class ModelServer:
         LOG.info("Server stopped")
 
     async def _stop_http(self) -> None:
-        self._http_server.stop()
+        self._http_server.stop_accepting()
         deadline = time.monotonic() + DRAIN_SECONDS
         while self.context.in_flight > 0 and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        await self._http_server.close_all_connections()
+        self._http_server.close_all()
+        await asyncio.sleep(0)  # Lets the transports close.
 
     def run_until_signal(self) -> None:
         """Serves until SIGTERM or SIGINT, then stops gracefully."""
@@ -136,3 +137,9 @@ class ModelServer:
             pass
         LOG.info("Signal received: draining requests and flushing the request log")
         self.stop()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (IPv4 or IPv6, as the host resolves; port 0 picks a free one)."""
+    family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    return socket.create_server((host, port), family=family, backlog=1024)
