@@ -4,15 +4,30 @@
   (`{"instances": [{"fare": 12.5, "payment_type": "Cash", ...}]}`). A missing
   value is NaN for a number and "" for a string.
 - serving_tf_example: serialized tf.Example, for the Evaluator and gRPC.
+- classification / regression: serialized tf.Example "inputs" for TF Serving's
+  Classify API (classes "0"/"1" with their scores) and Regress API (the
+  probability). tf.saved_model.save marks every signature as a predict
+  signature, which TF Serving's Classify and Regress refuse, so
+  set_serving_methods() rewrites their method names after saving.
 - transform_features: serialized tf.Example -> transformed features with the
   label, so the Evaluator can read labels from raw examples.
 """
+import os
+
 import tensorflow as tf
 import tensorflow_transform as tft
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.python.lib.io import file_io
+from tensorflow.python.saved_model import fingerprinting_utils
 
 from models import features
 
 PROBABILITY = 'probability'
+CLASSIFY_METHOD = 'tensorflow/serving/classify'
+REGRESS_METHOD = 'tensorflow/serving/regress'
+SERVING_METHODS = {'classification': CLASSIFY_METHOD,
+                   'regression': REGRESS_METHOD}
+CLASS_LABELS = ('0', '1')  # Scores are [P(not a big tip), P(big tip)].
 
 
 def _serving_input_signature() -> dict:
@@ -78,6 +93,23 @@ def make_signatures(model, tf_transform_output: tft.TFTransformOutput,
     }
 
   @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.string, name='inputs')])
+  def classification(inputs):
+    probability = predict(model.tft_layer(
+        tf.io.parse_example(inputs, serving_raw_spec)))
+    return {
+        'classes': tf.tile(tf.constant([CLASS_LABELS]),
+                           [tf.shape(probability)[0], 1]),
+        'scores': tf.stack([1.0 - probability, probability], axis=1),
+    }
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.string, name='inputs')])
+  def regression(inputs):
+    return {'outputs': predict(model.tft_layer(
+        tf.io.parse_example(inputs, serving_raw_spec)))}
+
+  @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name='examples')])
   def transform_features(examples):
     return model.tft_layer(tf.io.parse_example(examples, raw_spec))
@@ -85,5 +117,25 @@ def make_signatures(model, tf_transform_output: tft.TFTransformOutput,
   return {
       'serving_default': serving_default,
       'serving_tf_example': serving_tf_example,
+      'classification': classification,
+      'regression': regression,
       'transform_features': transform_features,
   }
+
+
+def set_serving_methods(export_dir: str, methods: dict) -> None:
+  """Sets the method_name of the named signatures in a saved SavedModel.
+
+  Rewrites saved_model.pb (atomically) and its fingerprint, as
+  tf.saved_model.save would have written them.
+  """
+  path = os.path.join(export_dir, 'saved_model.pb')
+  saved_model = saved_model_pb2.SavedModel.FromString(
+      file_io.read_file_to_string(path, binary_mode=True))
+  for meta_graph in saved_model.meta_graphs:
+    for name, method in methods.items():
+      if name not in meta_graph.signature_def:
+        raise ValueError(f'{export_dir} has no signature {name!r}')
+      meta_graph.signature_def[name].method_name = method
+  file_io.atomic_write_string_to_file(path, saved_model.SerializeToString())
+  fingerprinting_utils.write_fingerprint(export_dir)

@@ -79,6 +79,8 @@ def run_fn(fn_args: FnArgs):  # Called by TFX Trainer.
       model, fn_args.serving_model_dir,
       signatures=signatures.make_signatures(model, tf_transform_output,
                                             decision_threshold))
+  signatures.set_serving_methods(fn_args.serving_model_dir,
+                                 signatures.SERVING_METHODS)
   _write_metadata(fn_args.serving_model_dir, {
       'label': features.LABEL,
       'label_definition': (f'{features.TIPS} > {features.BIG_TIP_SHARE} * '

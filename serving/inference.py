@@ -3,10 +3,9 @@
 Each `prepare_*` function validates a request against the served version's signatures and returns a
 `PreparedRequest`: the arrays to feed, how to turn the outputs into the response body, and what to log.
 
-Classify/regress follow TF Serving (classifier.cc / regressor.cc) for signatures with the classify/regress
-method_name. As a documented extension (docs/serving.md) they also accept a predict-method signature whose single
-input is a string tensor of serialized tf.Examples and which has a float "probability" output, such as our model's
-`serving_tf_example`: classify answers [["0", 1 - p], ["1", p]] per example and regress answers p.
+Classify/regress follow TF Serving (classifier.cc / regressor.cc): they need a signature whose method_name is
+tensorflow/serving/classify or tensorflow/serving/regress, with one serialized tf.Example input; anything else is
+refused with TF Serving's messages.
 """
 
 import dataclasses
@@ -17,11 +16,10 @@ import numpy as np
 
 from serving import json_codec, tf_example
 from serving.errors import invalid_argument
-from serving.json_codec import DT_FLOAT, DT_STRING
+from serving.json_codec import DT_STRING
 from serving.servable import CLASSIFY_METHOD, REGRESS_METHOD, DEFAULT_SIGNATURE, Servable, Signature
 from serving.servable import validate_input_shapes
 
-PROBABILITY_OUTPUT = "probability"
 EXAMPLE_INPUT_NAMES = ("examples", "inputs")
 
 
@@ -142,12 +140,6 @@ def _check_tf_serving_signature(signature: Signature, method: str) -> str:
     return "inputs"
 
 
-def _is_probability_extension(signature: Signature) -> bool:
-    output = signature.outputs.get(PROBABILITY_OUTPUT)
-    return (len(signature.inputs) == 1 and next(iter(signature.inputs.values())).dtype == DT_STRING
-            and output is not None and output.dtype == DT_FLOAT)
-
-
 def _scores_column(array: np.ndarray, name: str, count: int) -> np.ndarray:
     """A [batch] or [batch, 1] float output as a [batch] vector."""
     if array.ndim == 2 and array.shape[1] == 1:
@@ -185,36 +177,27 @@ def prepare_classify_regress(servable: Servable, doc: dict, method: str, known_f
     """`method` is "classify" or "regress"."""
     name = json_codec.signature_name(doc) or DEFAULT_SIGNATURE
     examples_json = _parse_examples(doc, method)
+    # The whole request is checked before the signature, as TF Serving parses it into a request proto first.
+    example_features = [tf_example.feature_lists(example) for example in examples_json]
     signature = servable.signature(name)
     if signature is None:
         raise invalid_argument(f"No signature was found with the name: {name}")
     expected_method = CLASSIFY_METHOD if method == "classify" else REGRESS_METHOD
     count = len(examples_json)
-    if signature.method_name == expected_method:
-        input_key = _check_tf_serving_signature(signature, method)
-        if method == "classify":
-            def encode(outputs):
-                return json_codec.encode_classification_results(_classification_results(outputs, count))
-        else:
-            def encode(outputs):
-                values = _scores_column(outputs["outputs"], "outputs", count)
-                return json_codec.encode_regression_results(values.astype(float).tolist())
-    elif _is_probability_extension(signature):
-        input_key = next(iter(signature.inputs))
-        if method == "classify":
-            def encode(outputs):
-                p = _scores_column(outputs[PROBABILITY_OUTPUT], PROBABILITY_OUTPUT, count).astype(float).tolist()
-                return json_codec.encode_classification_results([[("0", 1.0 - v), ("1", v)] for v in p])
-        else:
-            def encode(outputs):
-                p = _scores_column(outputs[PROBABILITY_OUTPUT], PROBABILITY_OUTPUT, count)
-                return json_codec.encode_regression_results(p.astype(float).tolist())
-    else:
+    if signature.method_name != expected_method:
         raise _signature_error(signature, expected_method)
+    input_key = _check_tf_serving_signature(signature, method)
+    if method == "classify":
+        def encode(outputs):
+            return json_codec.encode_classification_results(_classification_results(outputs, count))
+    else:
+        def encode(outputs):
+            values = _scores_column(outputs["outputs"], "outputs", count)
+            return json_codec.encode_regression_results(values.astype(float).tolist())
 
     serialized = np.empty(count, dtype=object)
-    for i, example in enumerate(examples_json):
-        serialized[i] = tf_example.serialize_example(tf_example.feature_lists(example))
+    for i, features in enumerate(example_features):
+        serialized[i] = tf_example.serialize_example(features)
     inputs = {input_key: serialized}
     validate_input_shapes(signature, inputs)
     return PreparedRequest(

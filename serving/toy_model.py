@@ -4,6 +4,8 @@ Used by tests/serving and by benchmarks/serving_benchmark.py when no trained mod
 over fare and trip_miles plus a hashed payment_type contribution, NaN / "" meaning missing. Signatures:
   serving_default(fare, trip_miles, ..., payment_type, company) -> {"probability": float32 [None]}
   serving_tf_example(examples: string [None]) -> {"probability": float32 [None], "big_tipper": int64 [None]}
+  classification(inputs: string [None]) -> {"classes": string [None, 2], "scores": float32 [None, 2]}  (classify)
+  regression(inputs: string [None]) -> {"outputs": float32 [None]}  (regress)
   transform_features(examples: string [None]) -> transformed features
 """
 
@@ -13,6 +15,8 @@ import shutil
 import tempfile
 
 import tensorflow as tf
+
+from models.signatures import CLASS_LABELS, SERVING_METHODS, set_serving_methods
 
 FLOAT_FEATURES = (
     "fare", "trip_miles", "trip_seconds", "trip_start_hour", "trip_start_day", "trip_start_month",
@@ -68,6 +72,16 @@ class ToyTaxiModel(tf.Module):
         return {"probability": probability,
                 "big_tipper": tf.cast(probability >= DECISION_THRESHOLD, tf.int64)}
 
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def classification(self, inputs):
+        probability = self._probability(tf.io.parse_example(inputs, _EXAMPLE_SPEC))
+        return {"classes": tf.tile(tf.constant([CLASS_LABELS]), [tf.shape(probability)[0], 1]),
+                "scores": tf.stack([1.0 - probability, probability], axis=1)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def regression(self, inputs):
+        return {"outputs": self._probability(tf.io.parse_example(inputs, _EXAMPLE_SPEC))}
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(self, examples):
         return self._transform(tf.io.parse_example(examples, _EXAMPLE_SPEC))
@@ -83,8 +97,11 @@ def build_toy_model(base_path: str, version: int, fare_weight: float = 0.8, mile
         tf.saved_model.save(model, staging, signatures={
             "serving_default": model.serve_raw,
             "serving_tf_example": model.serve_tf_example,
+            "classification": model.classification,
+            "regression": model.regression,
             "transform_features": model.transform_features,
         })
+        set_serving_methods(staging, SERVING_METHODS)
         os.makedirs(os.path.join(staging, "assets"), exist_ok=True)
         os.makedirs(os.path.join(staging, "assets.extra"), exist_ok=True)
         with open(os.path.join(staging, "assets.extra", "model_metadata.json"), "w", encoding="utf-8") as f:

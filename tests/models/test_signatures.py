@@ -83,3 +83,58 @@ def test_serving_default_takes_exactly_the_serving_features(model):
   assert set(inputs) == set(features.SERVING_FEATURES)
   outputs = model.signatures['serving_default'].structured_outputs
   assert set(outputs) == {'probability'}
+
+
+def test_classification_and_regression_signatures_for_tf_serving(
+    model, pushed_model_dir):
+  """TF Serving's Classify/Regress APIs need these method names and keys."""
+  from serving.servable import read_meta_graph
+  signature_defs = read_meta_graph(str(pushed_model_dir)).signature_def
+  assert {name: signature_defs[name].method_name
+          for name in ('classification', 'regression', 'serving_default')} == {
+              'classification': 'tensorflow/serving/classify',
+              'regression': 'tensorflow/serving/regress',
+              'serving_default': 'tensorflow/serving/predict'}
+  assert set(signature_defs['classification'].inputs) == {'inputs'}
+  assert set(signature_defs['classification'].outputs) == {'classes', 'scores'}
+  assert set(signature_defs['regression'].outputs) == {'outputs'}
+
+  examples = tf.constant([_example(r) for r in read_rows()[:50]])
+  probability = model.signatures['serving_tf_example'](
+      examples=examples)['probability'].numpy()
+  classified = model.signatures['classification'](inputs=examples)
+  assert classified['classes'].numpy().tolist() == [[b'0', b'1']] * 50
+  np.testing.assert_allclose(classified['scores'].numpy(),
+                             np.stack([1 - probability, probability], 1),
+                             atol=1e-6)
+  np.testing.assert_allclose(
+      model.signatures['regression'](inputs=examples)['outputs'].numpy(),
+      probability, atol=1e-6)
+
+
+def test_set_serving_methods_rewrites_method_names_and_fingerprint(tmp_path):
+  from tensorflow.python.saved_model.pywrap_saved_model import fingerprinting
+  from models import signatures
+  module = tf.Module()
+  module.double = tf.function(
+      lambda inputs: {'outputs': inputs * 2.0},
+      input_signature=[tf.TensorSpec([None], tf.float32, name='inputs')])
+  export_dir = str(tmp_path / 'model')
+  tf.saved_model.save(module, export_dir,
+                      signatures={'regression': module.double})
+  before = tf.saved_model.experimental.read_fingerprint(export_dir)
+
+  signatures.set_serving_methods(export_dir,
+                                 {'regression': signatures.REGRESS_METHOD})
+
+  from serving.servable import read_meta_graph
+  assert read_meta_graph(export_dir).signature_def[
+      'regression'].method_name == 'tensorflow/serving/regress'
+  after = tf.saved_model.experimental.read_fingerprint(export_dir)
+  assert after.saved_model_checksum != before.saved_model_checksum
+  assert (tmp_path / 'model' / 'fingerprint.pb').read_bytes() == (
+      fingerprinting.CreateFingerprintDef(export_dir))
+  reloaded = tf.saved_model.load(export_dir).signatures['regression']
+  assert reloaded(inputs=tf.constant([1.5]))['outputs'].numpy().tolist() == [3.0]
+  with pytest.raises(ValueError, match="no signature 'classification'"):
+    signatures.set_serving_methods(export_dir, {'classification': 'x'})

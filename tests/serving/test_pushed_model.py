@@ -6,9 +6,12 @@ import numpy as np
 import requests
 import tensorflow as tf
 
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import schema_pb2
+
 from models import features
 from serving.request_log import read_records
-from tests.conftest import read_rows
+from tests.conftest import PROJECT_DIR, read_rows
 from tests.serving.conftest import server_args, subprocess_server, wait_until
 
 
@@ -17,6 +20,21 @@ def _instance(row):
               for name in features.NUMERIC_FEATURES}
   instance.update({name: row[name] for name in features.STRING_FEATURES})
   return instance
+
+
+def _json_example(row, types):
+  """A CSV row as a classify/regress example: JSON integers are int64
+  features, decimals float features; blank columns are left out."""
+  example = {}
+  for name in features.SERVING_FEATURES:
+    if row[name]:
+      if types[name] == schema_pb2.INT:
+        example[name] = int(row[name])
+      elif types[name] == schema_pb2.FLOAT:
+        example[name] = float(row[name])
+      else:
+        example[name] = row[name]
+  return example
 
 
 def test_rest_predictions_match_the_models_own_signature(trained_pipeline,
@@ -44,8 +62,25 @@ def test_rest_predictions_match_the_models_own_signature(trained_pipeline,
     assert response.status_code == 200, response.text
     predictions = np.array(response.json()['predictions'])
     status = requests.get(f'{url}/v1/models/taxi', timeout=5).json()
+    schema = text_format.Parse(
+        (PROJECT_DIR / 'schema' / 'schema.pbtxt').read_text(),
+        schema_pb2.Schema())
+    types = {f.name: f.type for f in schema.feature}
+    examples = [_json_example(r, types) for r in rows]
+    classified = requests.post(
+        f'{url}/v1/models/taxi:classify', timeout=30,
+        json={'signature_name': 'classification', 'examples': examples})
+    regressed = requests.post(
+        f'{url}/v1/models/taxi:regress', timeout=30,
+        json={'signature_name': 'regression', 'examples': examples})
+  assert classified.status_code == 200, classified.text
+  assert regressed.status_code == 200, regressed.text
+  np.testing.assert_allclose(
+      [scores[1][1] for scores in classified.json()['results']], expected,
+      atol=1e-5)
+  np.testing.assert_allclose(regressed.json()['results'], expected, atol=1e-5)
   np.testing.assert_allclose(predictions, expected, atol=1e-5)
   assert status['model_version_status'][0]['version'] == version.name
   assert status['model_version_status'][0]['state'] == 'AVAILABLE'
   records = wait_until(lambda: list(read_records(str(log_dir))), timeout=10)
-  assert len(records) == len(instances)
+  assert len(records) == 3 * len(instances)

@@ -48,7 +48,7 @@ def test_columnar_classify_and_tf_example_requests_are_logged_per_instance(contr
     columns = {name: [value, value] for name, value in raw_instance().items()}
     columnar_id = post(url, "/v1/models/taxi:predict", {"inputs": columns}).headers["X-Request-Id"]
     classify_id = post(url, "/v1/models/taxi:classify", {
-        "signature_name": "serving_tf_example", "context": {"company": "Flash Cab"},
+        "signature_name": "classification", "context": {"company": "Flash Cab"},
         "examples": [{"fare": 7.0, "payment_type": "Cash"}]}).headers["X-Request-Id"]
     example = example_pb2.Example()
     example.features.feature["fare"].float_list.value.append(3.5)
@@ -61,7 +61,7 @@ def test_columnar_classify_and_tf_example_requests_are_logged_per_instance(contr
     (classified,) = wait_until(lambda: records_for(log_dir, classify_id), timeout=10)
     assert classified["method"] == "classify"
     assert classified["features"] == {"company": "Flash Cab", "fare": 7.0, "payment_type": "Cash"}
-    assert set(classified["outputs"]) == {"probability", "big_tipper"}
+    assert classified["outputs"]["classes"] == ["0", "1"] and len(classified["outputs"]["scores"]) == 2
     (decoded,) = wait_until(lambda: records_for(log_dir, example_id), timeout=10)
     assert decoded["features"] == {"fare": 3.5, "company": "Taxi Affiliation"}
 

@@ -100,8 +100,8 @@ def test_tf_example_signature_via_predict_with_b64_examples(url, toy_model_modul
     assert prediction["big_tipper"] == int(p >= 0.43)
 
 
-def test_classify_and_regress_on_the_tf_example_signature(url, toy_model_module):
-    body = {"signature_name": "serving_tf_example", "context": {"payment_type": "Cash"},
+def test_classify_and_regress_on_the_classification_and_regression_signatures(url, toy_model_module):
+    body = {"signature_name": "classification", "context": {"payment_type": "Cash"},
             "examples": [{"fare": 20.0, "trip_miles": 4.0}, {"fare": 3.0, "trip_miles": 0.5, "payment_type": ""}]}
     p = [expected(toy_model_module, 20.0, 4.0, "Cash"), expected(toy_model_module, 3.0, 0.5, "")]
     classify = post(url, "/v1/models/taxi:classify", body)
@@ -110,14 +110,19 @@ def test_classify_and_regress_on_the_tf_example_signature(url, toy_model_module)
     assert [[label for label, _ in r] for r in results] == [["0", "1"], ["0", "1"]]
     assert [r[1][1] for r in results] == pytest.approx(p, abs=1e-6)
     assert [r[0][1] for r in results] == pytest.approx([1 - v for v in p], abs=1e-6)
-    regress = post(url, "/v1/models/taxi/versions/1:regress", body)
+    regress = post(url, "/v1/models/taxi/versions/1:regress", {**body, "signature_name": "regression"})
     assert regress.status_code == 200, regress.text
     assert regress.json()["results"] == pytest.approx(p, abs=1e-6)
 
 
 def test_classify_rejects_signatures_tf_serving_rejects(url):
-    assert_error(post(url, "/v1/models/taxi:classify", {"examples": [{"fare": 1.0}]}), 400,
-                 "Expected classification signature method_name to be tensorflow/serving/classify. "
+    for signature_name in ("serving_default", "serving_tf_example", "regression"):
+        assert_error(post(url, "/v1/models/taxi:classify", {"signature_name": signature_name,
+                                                            "examples": [{"fare": 1.0}]}), 400,
+                     "Expected classification signature method_name to be tensorflow/serving/classify. "
+                     f"Was: tensorflow/serving/{'regress' if signature_name == 'regression' else 'predict'}")
+    assert_error(post(url, "/v1/models/taxi:regress", {"examples": [{"fare": 1.0}]}), 400,
+                 "Expected regression signature method_name to be tensorflow/serving/regress. "
                  "Was: tensorflow/serving/predict")
     assert_error(post(url, "/v1/models/taxi:regress", {"signature_name": "nope", "examples": [{"fare": 1.0}]}),
                  400, "No signature was found with the name: nope")
@@ -127,7 +132,7 @@ def test_classify_rejects_signatures_tf_serving_rejects(url):
                                                         "examples": [{"fare": [1.0, "x"]}]}),
                  400, "Unexpected element type in feature: fare expecting type: float")
     # A JSON integer is an int64 feature; the model parses fare as float: TensorFlow rejects it.
-    response = post(url, "/v1/models/taxi:classify", {"signature_name": "serving_tf_example",
+    response = post(url, "/v1/models/taxi:classify", {"signature_name": "classification",
                                                       "examples": [{"fare": 12}]})
     assert response.status_code == 400 and response.json()["error"]
 

@@ -22,7 +22,7 @@ def _distinct_inputs(signature) -> dict[str, np.ndarray]:
     """Three rows with a different value in every input, so feeding inputs in the wrong order changes the outputs."""
     inputs = {}
     for index, (name, spec) in enumerate(sorted(signature.inputs.items())):
-        if spec.dtype == DT_STRING and name == "examples":
+        if spec.dtype == DT_STRING and name in ("examples", "inputs"):
             inputs[name] = np.array([_example(fare=5.0 * i + 1, trip_miles=0.5 + i, payment_type=payment)
                                      for i, payment in enumerate(("Cash", "Credit Card", ""))], dtype=object)
         elif spec.dtype == DT_STRING:
@@ -38,11 +38,13 @@ def servable(model_v1_template):
 
 
 def test_every_signature_gets_the_direct_call(servable):
-    assert sorted(servable.signatures) == ["serving_default", "serving_tf_example", "transform_features"]
+    assert sorted(servable.signatures) == ["classification", "regression", "serving_default", "serving_tf_example",
+                                           "transform_features"]
     assert all(signature.call is not None for signature in servable.signatures.values())
 
 
-@pytest.mark.parametrize("name", ["serving_default", "serving_tf_example", "transform_features"])
+@pytest.mark.parametrize("name", ["serving_default", "serving_tf_example", "classification", "regression",
+                                  "transform_features"])
 def test_direct_call_equals_public_call(servable, name):
     signature = servable.signatures[name]
     tensors = {key: tf.constant(array, dtype=tf.string if array.dtype == object else None)
