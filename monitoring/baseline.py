@@ -6,14 +6,14 @@
                  <- Schema (schema_importer)
 """
 import os
-from typing import Dict, List, Optional
+from typing import Optional
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from monitoring.config import Baseline
+from pipeline import lineage
 
-NODE_CONTEXT_TYPE = 'node'
 _INPUT = metadata_store_pb2.Event.INPUT
 _OUTPUT = metadata_store_pb2.Event.OUTPUT
 
@@ -22,19 +22,8 @@ class BaselineNotFound(LookupError):
   """No pushed model (of the requested version), or broken lineage."""
 
 
-def _events_by_key(store, events, kind) -> Dict[str, List[metadata_store_pb2.Artifact]]:
-  events = [e for e in events if e.type == kind]
-  artifacts = {a.id: a for a in store.get_artifacts_by_id(
-      [e.artifact_id for e in events])}
-  by_key: Dict[str, List[metadata_store_pb2.Artifact]] = {}
-  for event in events:
-    by_key.setdefault(event.path.steps[0].key, []).append(
-        artifacts[event.artifact_id])
-  return by_key
-
-
 def _inputs(store, execution_id: int):
-  return _events_by_key(
+  return lineage.artifacts_by_key(
       store, store.get_events_by_execution_ids([execution_id]), _INPUT)
 
 
@@ -54,8 +43,7 @@ def _single(by_key, key: str, what: str) -> metadata_store_pb2.Artifact:
 def pushed_models(store: metadata_store.MetadataStore, pipeline_name: str):
   """(pushed version, PushedModel artifact, pusher execution id) of every
   model the pipeline's pusher pushed, oldest first."""
-  context = store.get_context_by_type_and_name(
-      NODE_CONTEXT_TYPE, f'{pipeline_name}.pusher')
+  context = lineage.node_context(store, pipeline_name, 'pusher')
   if context is None:
     return []
   executions = store.get_executions_by_context(context.id)
@@ -116,7 +104,7 @@ def find_baseline(store: metadata_store.MetadataStore, pipeline_name: str,
                if e.type == _INPUT]
   for execution_id in sorted(consumers, reverse=True):
     events = store.get_events_by_execution_ids([execution_id])
-    found = _events_by_key(store, events, _OUTPUT).get('statistics')
+    found = lineage.artifacts_by_key(store, events, _OUTPUT).get('statistics')
     if found:
       statistics = found[-1]
       break

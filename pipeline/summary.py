@@ -10,10 +10,9 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.types import artifact_utils
 
 from components import data_gate
+from pipeline import lineage
 from pipeline.eval_config import DECISION
 from models.signatures import PROBABILITY
-
-NODE_CONTEXT_TYPE = 'node'
 
 
 @dataclasses.dataclass
@@ -33,8 +32,7 @@ def _latest_outputs(store: metadata_store.MetadataStore, pipeline_name: str,
                     node_id: str, since_ms: int):
   """(execution, {output key: [artifacts]}) of the node's newest execution
   created after `since_ms`, or (None, {})."""
-  context = store.get_context_by_type_and_name(
-      NODE_CONTEXT_TYPE, f'{pipeline_name}.{node_id}')
+  context = lineage.node_context(store, pipeline_name, node_id)
   if context is None:
     return None, {}
   executions = [e for e in store.get_executions_by_context(context.id)
@@ -42,18 +40,14 @@ def _latest_outputs(store: metadata_store.MetadataStore, pipeline_name: str,
   if not executions:
     return None, {}
   execution = max(executions, key=lambda e: e.id)
-  events = [e for e in store.get_events_by_execution_ids([execution.id])
-            if e.type == metadata_store_pb2.Event.OUTPUT]
-  artifacts = {a.id: a for a in store.get_artifacts_by_id(
-      [e.artifact_id for e in events])}
+  by_key = lineage.artifacts_by_key(
+      store, store.get_events_by_execution_ids([execution.id]),
+      metadata_store_pb2.Event.OUTPUT)
   artifact_types = {t.id: t for t in store.get_artifact_types()}
-  outputs = {}
-  for event in events:
-    key = event.path.steps[0].key
-    mlmd_artifact = artifacts[event.artifact_id]
-    artifact = artifact_utils.deserialize_artifact(
-        artifact_types[mlmd_artifact.type_id], mlmd_artifact)
-    outputs.setdefault(key, []).append(artifact)
+  outputs = {
+      key: [artifact_utils.deserialize_artifact(artifact_types[a.type_id], a)
+            for a in artifacts]
+      for key, artifacts in by_key.items()}
   return execution, outputs
 
 
