@@ -93,7 +93,8 @@ class HttpConnection(asyncio.Protocol):
         # The request being parsed.
         self._url = b""
         self._headers: dict[str, str] = {}
-        self._header_bytes = 0
+        self._header_bytes = 0  # Request line and complete header lines.
+        self._header_reads_bytes = 0
         self._in_headers = False
         self._receiving = None  # Its exchange, from the end of its headers to the end of its body.
         self._body_bytes = 0
@@ -128,10 +129,11 @@ class HttpConnection(asyncio.Protocol):
             self._reject(ServingError("INVALID_ARGUMENT", f"Malformed HTTP request: {_parser_message(exc)}"))
             return
         if self._in_headers:
-            # httptools buffers an unfinished header line itself: count whole reads while headers go on.
+            # httptools buffers an unfinished header line itself, unseen: bound it by the reads that went entirely
+            # into headers (both counts are at most the true size, so a request within the limit passes).
             if continuing_headers:
-                self._header_bytes += len(data)
-            if self._header_bytes > self.limits.max_header_bytes:
+                self._header_reads_bytes += len(data)
+            if max(self._header_bytes, self._header_reads_bytes) > self.limits.max_header_bytes:
                 self._reject(self._headers_too_large())
 
     def _headers_too_large(self) -> ServingError:
@@ -168,7 +170,8 @@ class HttpConnection(asyncio.Protocol):
     # --- httptools callbacks -----------------------------------------------------------------------------------
     def on_message_begin(self):
         self._in_headers = True
-        self._url, self._headers, self._header_bytes, self._body_bytes = b"", {}, 0, 0
+        self._url, self._headers, self._body_bytes = b"", {}, 0
+        self._header_bytes = self._header_reads_bytes = 0
         self._message_started = time.monotonic()
 
     def on_url(self, url: bytes):
