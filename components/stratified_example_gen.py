@@ -9,7 +9,6 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
-from google.protobuf import struct_pb2
 from tfx.components import FileBasedExampleGen
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
 from tfx.dsl.components.base import executor_spec
@@ -18,6 +17,7 @@ from tfx.utils import import_utils
 from tfx.utils import proto_utils
 
 from components import csv_check
+from components import custom_config
 from components import stratified_split
 
 # Keys of the component's custom config.
@@ -61,7 +61,7 @@ class Executor(csv_executor.Executor):
                        'output split_config.')
     csv_check.check_csv_files(tf.io.gfile.glob(os.path.join(
         exec_properties['input_base'], input_config.splits[0].pattern)))
-    config = _read_custom_config(exec_properties)
+    config = custom_config.unpack(exec_properties)
     stratum_fn = import_utils.import_func_from_module(
         *config[STRATUM_FN].rsplit('.', 1))
     weights = [split.hash_buckets for split in splits]
@@ -88,14 +88,6 @@ class Executor(csv_executor.Executor):
     }
 
 
-def _read_custom_config(exec_properties: Dict[str, Any]) -> Dict[str, str]:
-  custom_config = example_gen_pb2.CustomConfig()
-  proto_utils.json_to_proto(exec_properties['custom_config'], custom_config)
-  struct = struct_pb2.Struct()
-  custom_config.custom_config.Unpack(struct)
-  return dict(struct)
-
-
 def stratified_csv_example_gen(
     input_base: str, split_weights: Sequence[Tuple[str, int]],
     id_feature: str, stratum_fn: str,
@@ -111,10 +103,6 @@ def stratified_csv_example_gen(
       returning its class (the label, or None where it cannot be computed).
     input_config: which files under input_base to read (default: all).
   """
-  struct = struct_pb2.Struct()
-  struct.update({ID_FEATURE: id_feature, STRATUM_FN: stratum_fn})
-  custom_config = example_gen_pb2.CustomConfig()
-  custom_config.custom_config.Pack(struct)
   return FileBasedExampleGen(
       input_base=input_base,
       input_config=input_config,
@@ -123,5 +111,6 @@ def stratified_csv_example_gen(
               example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=weight)
               for name, weight in split_weights
           ])),
-      custom_config=custom_config,
+      custom_config=custom_config.pack({ID_FEATURE: id_feature,
+                                        STRATUM_FN: stratum_fn}),
       custom_executor_spec=executor_spec.BeamExecutorSpec(Executor))

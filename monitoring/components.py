@@ -6,7 +6,6 @@ from typing import Any, Dict, List, Optional, Sequence
 import apache_beam as beam
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
-from google.protobuf import struct_pb2
 from tensorflow_data_validation.api import validation_api
 from tensorflow_data_validation.skew.protos import feature_skew_results_pb2
 from tensorflow_metadata.proto.v0 import anomalies_pb2
@@ -28,8 +27,8 @@ from tfx.types.standard_artifacts import (ExampleAnomalies, Examples,
                                           ExampleStatistics, PushedModel,
                                           Schema)
 from tfx.utils import io_utils
-from tfx.utils import proto_utils
 
+from components import custom_config
 from monitoring import detection
 from monitoring import feature_skew
 from monitoring import rows
@@ -67,14 +66,6 @@ def read_statistics(artifact: types.Artifact, split: str):
 
 
 # --- Serving rows -> tf.Examples ----------------------------------------------------------------------
-
-def _custom_config(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
-  custom_config = example_gen_pb2.CustomConfig()
-  proto_utils.json_to_proto(exec_properties['custom_config'], custom_config)
-  struct = struct_pb2.Struct()
-  custom_config.custom_config.Unpack(struct)
-  return dict(struct)
-
 
 @beam.ptransform_fn
 def ReadServingExamples(pipeline: beam.Pipeline, paths: Sequence[str],
@@ -119,7 +110,7 @@ def ReadServingExamples(pipeline: beam.Pipeline, paths: Sequence[str],
 def _ServingRowsToExample(pipeline: beam.Pipeline,
                           exec_properties: Dict[str, Any],
                           split_pattern: str) -> beam.pvalue.PCollection:
-  config = _custom_config(exec_properties)
+  config = custom_config.unpack(exec_properties)
   kinds = rows.feature_kinds(io_utils.parse_pbtxt_file(
       config[SCHEMA_PATH], schema_pb2.Schema()))
   version = config.get(MODEL_VERSION)
@@ -147,12 +138,6 @@ def serving_example_gen(input_base: str, splits: Dict[str, str],
                         ) -> FileBasedExampleGen:
   """ExampleGen over serving data: `splits` maps split names to file
   patterns relative to `input_base`."""
-  struct = struct_pb2.Struct()
-  struct.update({SCHEMA_PATH: schema_path,
-                 MODEL_VERSION: '' if model_version is None else
-                 str(model_version)})
-  custom_config = example_gen_pb2.CustomConfig()
-  custom_config.custom_config.Pack(struct)
   return FileBasedExampleGen(
       input_base=input_base,
       input_config=example_gen_pb2.Input(splits=[
@@ -160,7 +145,10 @@ def serving_example_gen(input_base: str, splits: Dict[str, str],
           for name, pattern in splits.items()]),
       # Empty: one output split per input split, no hash partitioning.
       output_config=example_gen_pb2.Output(),
-      custom_config=custom_config,
+      custom_config=custom_config.pack({
+          SCHEMA_PATH: schema_path,
+          MODEL_VERSION: '' if model_version is None else str(model_version),
+      }),
       custom_executor_spec=executor_spec.BeamExecutorSpec(
           ServingExampleGenExecutor))
 
