@@ -142,9 +142,8 @@ class HttpConnection(asyncio.Protocol):
 
     def eof_received(self):
         # The client will send nothing more: answer the complete requests, drop a partial one.
-        partial = self._receiving
-        if partial is not None and not partial.rejected and partial in self.pending:
-            self.pending.remove(partial)
+        if self._receiving is not None:  # A rejected request is answered: _reject clears _receiving.
+            self.pending.remove(self._receiving)
         self._receiving, self._in_headers = None, False
         if self.pending:
             self._close_after_pending = True
@@ -198,29 +197,23 @@ class HttpConnection(asyncio.Protocol):
         limit = self.limits.max_body_bytes
         length = self._headers.get("content-length", "")
         if self._header_bytes > self.limits.max_header_bytes:
-            exchange.reject(self._headers_too_large())
-            self._close_after_pending = True
-            self._serve_next()
+            self._reject(self._headers_too_large())
         elif length.isascii() and length.isdigit() and int(length) > limit:
             # Refused before the body is read; the connection closes after the answer.
-            exchange.reject(ServingError("INVALID_ARGUMENT", f"Request body of {length} bytes exceeds the "
-                                         f"{limit}-byte limit (--max_body_bytes)", http_status=413))
-            self._close_after_pending = True
-            self._serve_next()
+            self._reject(ServingError("INVALID_ARGUMENT", f"Request body of {length} bytes exceeds the "
+                                      f"{limit}-byte limit (--max_body_bytes)", http_status=413))
         elif self._headers.get("expect", "").lower() == "100-continue" and parser.get_http_version() == "1.1":
             self.transport.write(_CONTINUE)
 
     def on_body(self, body: bytes):
         exchange = self._receiving
-        if exchange is None or exchange.rejected:
+        if exchange is None:
             return
         self._body_bytes += len(body)
         if self._body_bytes > self.limits.max_body_bytes:  # Chunked bodies announce no length.
-            exchange.reject(ServingError("INVALID_ARGUMENT", f"Request body exceeds the "
-                                         f"{self.limits.max_body_bytes}-byte limit (--max_body_bytes)",
-                                         http_status=413))
-            self._close_after_pending = True
-            self._serve_next()
+            self._reject(ServingError("INVALID_ARGUMENT", f"Request body exceeds the "
+                                      f"{self.limits.max_body_bytes}-byte limit (--max_body_bytes)",
+                                      http_status=413))
             return
         exchange.data_received(body)
 
