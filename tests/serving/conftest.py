@@ -34,6 +34,23 @@ def raw_instance(fare=12.5, trip_miles=3.0, payment_type="Credit Card", company=
     return instance
 
 
+class SharedReader:
+    """One buffered reader over a socket for several http.client.HTTPResponse objects in turn (pipelined or
+    keep-alive responses): kept open across responses, so no read-ahead bytes are lost between them."""
+
+    def __init__(self, sock: socket.socket):
+        self._file = sock.makefile("rb")
+
+    def makefile(self, *args, **kwargs):
+        return self
+
+    def close(self):
+        pass  # HTTPResponse closes its file after each response.
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

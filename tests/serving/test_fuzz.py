@@ -22,7 +22,8 @@ import urllib.parse
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tests.serving.conftest import V1_WEIGHTS, in_process_server, install_version, raw_instance, server_args
+from tests.serving.conftest import (V1_WEIGHTS, SharedReader, in_process_server, install_version, raw_instance,
+                                   server_args)
 
 REQUEST_TIMEOUT_SECONDS = 10.0
 MAX_BODY_BYTES = 100_000
@@ -54,22 +55,6 @@ def server(model_base_path, monitoring_config, tmp_path_factory):
 
 # --- a raw HTTP/1.1 client: bytes out, parsed responses in ------------------------------------------------------
 
-class _SharedReader:
-    """Lets several HTTPResponse objects read one buffered stream (pipelined responses) without closing it."""
-
-    def __init__(self, fp):
-        self._fp = fp
-
-    def makefile(self, *args, **kwargs):
-        return self
-
-    def close(self):
-        pass
-
-    def __getattr__(self, name):
-        return getattr(self._fp, name)
-
-
 def encode_request(method: bytes, target: bytes, headers=(), body: bytes | None = None, close=True) -> bytes:
     lines = [method + b" " + target + b" HTTP/1.1", b"Host: 127.0.0.1"]
     lines += [name + b": " + value for name, value in headers]
@@ -84,7 +69,7 @@ def exchange(port: int, data: bytes, methods: list[bytes]) -> list[tuple[int, by
     """Sends `data` (one or several pipelined requests) and reads one response per method, in order."""
     with socket.create_connection(("127.0.0.1", port), timeout=REQUEST_TIMEOUT_SECONDS) as sock:
         sock.sendall(data)
-        reader = _SharedReader(sock.makefile("rb"))
+        reader = SharedReader(sock)
         responses = []
         for method in methods:
             response = http.client.HTTPResponse(reader, method=method.decode("latin-1"))

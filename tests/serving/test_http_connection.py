@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.serving.conftest import in_process_server, raw_instance, server_args
+from tests.serving.conftest import SharedReader, in_process_server, raw_instance, server_args
 
 IDLE_SECONDS = 0.6
 REQUEST_TIMEOUT_MS = 1000
@@ -36,23 +36,7 @@ def predict_request(body: bytes = PREDICT_BODY, version: bytes = b"HTTP/1.1", he
             headers + b"\r\n" + body)
 
 
-class Reader:
-    """One buffered reader per socket, kept open across responses, so read-ahead bytes are not lost."""
-
-    def __init__(self, sock: socket.socket):
-        self._file = sock.makefile("rb")
-
-    def makefile(self, *args, **kwargs):
-        return self
-
-    def close(self):
-        pass  # HTTPResponse closes its file after each response.
-
-    def __getattr__(self, name):
-        return getattr(self._file, name)
-
-
-def read_response(reader: Reader, method: str = "POST") -> http.client.HTTPResponse:
+def read_response(reader: SharedReader, method: str = "POST") -> http.client.HTTPResponse:
     response = http.client.HTTPResponse(reader, method=method)
     response.begin()
     response.body = response.read()
@@ -76,7 +60,7 @@ def closed_by_server(sock: socket.socket) -> bool:
 
 def test_keep_alive_serves_several_requests_on_one_connection(port):
     with connect(port) as sock:
-        reader = Reader(sock)
+        reader = SharedReader(sock)
         for _ in range(3):
             sock.sendall(predict_request())
             response = read_response(reader)
@@ -91,7 +75,7 @@ def test_many_pipelined_requests_are_answered_in_order(port):
                                     headers=b"X-Request-Id: req-%d\r\n" % i) for i, fare in enumerate(fares))
     with connect(port) as sock:
         sock.sendall(data)
-        reader = Reader(sock)
+        reader = SharedReader(sock)
         ids = [read_response(reader).getheader("X-Request-Id") for _ in fares]
     assert ids == [f"req-{i}" for i in range(len(fares))]
 
@@ -99,11 +83,11 @@ def test_many_pipelined_requests_are_answered_in_order(port):
 def test_http_1_0_closes_unless_keep_alive_is_asked(port):
     with connect(port) as sock:
         sock.sendall(predict_request(version=b"HTTP/1.0"))
-        response = read_response(Reader(sock))
+        response = read_response(SharedReader(sock))
         assert response.status == 200 and response.getheader("Connection") == "close"
         assert closed_by_server(sock)
     with connect(port) as sock:
-        reader = Reader(sock)
+        reader = SharedReader(sock)
         sock.sendall(predict_request(version=b"HTTP/1.0", headers=b"Connection: keep-alive\r\n"))
         assert read_response(reader).getheader("Connection") == "keep-alive"
         sock.sendall(predict_request(version=b"HTTP/1.0", headers=b"Connection: keep-alive\r\n"))
@@ -116,7 +100,7 @@ def test_expect_100_continue_is_answered_before_the_body(port):
                      b"Content-Length: %d\r\n\r\n" % len(PREDICT_BODY))
         assert sock.recv(64).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
         sock.sendall(PREDICT_BODY)
-        assert read_response(Reader(sock)).status == 200
+        assert read_response(SharedReader(sock)).status == 200
 
 
 def test_chunked_body_is_assembled(port):
@@ -124,7 +108,7 @@ def test_chunked_body_is_assembled(port):
     body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
     with connect(port) as sock:
         sock.sendall(b"POST /v1/models/taxi:predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
-        response = read_response(Reader(sock))
+        response = read_response(SharedReader(sock))
     assert response.status == 200 and len(json.loads(response.body)["predictions"]) == 1
 
 
@@ -170,7 +154,7 @@ def test_half_closed_client_still_gets_its_answer(port):
 def test_idle_connection_is_closed(port):
     with connect(port) as sock:
         sock.sendall(predict_request())
-        read_response(Reader(sock))
+        read_response(SharedReader(sock))
         started = time.monotonic()
         assert closed_by_server(sock)
         assert time.monotonic() - started < IDLE_SECONDS + 2
@@ -189,7 +173,7 @@ def test_connections_over_the_limit_get_503(port):
     try:
         for sock in sockets:  # Each is registered once it has been served.
             sock.sendall(b"GET /v1/models/taxi HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert read_response(Reader(sock), "GET").status == 200
+            assert read_response(SharedReader(sock), "GET").status == 200
         with connect(port) as extra:
             received = read_all(extra)
         assert received.startswith(b"HTTP/1.1 503 ") and b"--max_connections" in received
@@ -199,4 +183,4 @@ def test_connections_over_the_limit_get_503(port):
     time.sleep(0.2)
     with connect(port) as sock:
         sock.sendall(b"GET /v1/models/taxi HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert read_response(Reader(sock), "GET").status == 200
+        assert read_response(SharedReader(sock), "GET").status == 200
