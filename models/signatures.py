@@ -75,6 +75,10 @@ def make_signatures(model, tf_transform_output: tft.TFTransformOutput,
   def predict(transformed: dict) -> tf.Tensor:
     return tf.reshape(model(_model_inputs(model, transformed)), [-1])
 
+  def predict_examples(serialized: tf.Tensor) -> tf.Tensor:
+    return predict(model.tft_layer(
+        tf.io.parse_example(serialized, serving_raw_spec)))
+
   @tf.function(input_signature=[_serving_input_signature()])
   def serving_default(inputs):
     raw = {key: _as_raw_sparse(value, raw_spec[key])
@@ -84,8 +88,7 @@ def make_signatures(model, tf_transform_output: tft.TFTransformOutput,
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name='examples')])
   def serving_tf_example(examples):
-    raw = tf.io.parse_example(examples, serving_raw_spec)
-    probability = predict(model.tft_layer(raw))
+    probability = predict_examples(examples)
     return {
         PROBABILITY: probability,
         features.LABEL: tf.cast(probability >= model.decision_threshold,
@@ -95,8 +98,7 @@ def make_signatures(model, tf_transform_output: tft.TFTransformOutput,
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name='inputs')])
   def classification(inputs):
-    probability = predict(model.tft_layer(
-        tf.io.parse_example(inputs, serving_raw_spec)))
+    probability = predict_examples(inputs)
     return {
         'classes': tf.tile(tf.constant([CLASS_LABELS]),
                            [tf.shape(probability)[0], 1]),
@@ -106,8 +108,7 @@ def make_signatures(model, tf_transform_output: tft.TFTransformOutput,
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name='inputs')])
   def regression(inputs):
-    return {'outputs': predict(model.tft_layer(
-        tf.io.parse_example(inputs, serving_raw_spec)))}
+    return {'outputs': predict_examples(inputs)}
 
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name='examples')])
