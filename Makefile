@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 ARGS ?=
 
-.PHONY: setup pipeline monitor test lock
+.PHONY: setup pipeline monitor test lint format lock
 
 setup:
 	@scripts/bootstrap.sh
@@ -19,6 +19,16 @@ monitor: setup
 ## The test suite; extra pytest flags: make test ARGS="-k split"
 test: setup
 	$(PYTHON) -m pytest $(ARGS)
+
+## Style: ruff's linter and formatter over the whole tree (pyproject.toml).
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+## Apply the formatter and the linter's safe fixes.
+format: setup
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
 
 ## Re-resolve requirements.in into requirements.lock (needs the venv's uv).
 lock: setup

@@ -170,8 +170,8 @@ def check(paths, work_dir):
 
 
 def child(rows_count: int, id_share: float, file_rows: int):
-  import tensorflow_data_validation  # pylint: disable=unused-import,import-outside-toplevel
-  import monitoring.feature_skew  # pylint: disable=unused-import,import-outside-toplevel
+  import tensorflow_data_validation  # noqa: F401  (loaded before the RSS baseline)
+  import monitoring.feature_skew  # noqa: F401
   with tempfile.TemporaryDirectory() as tmp:
     data_dir = os.path.join(tmp, 'logs')
     os.makedirs(data_dir)
@@ -211,7 +211,7 @@ def main():
          '--id-share', str(args.id_share), '--file-rows',
          str(args.file_rows)], capture_output=True, text=True,
         env=env, cwd=PROJECT_DIR, check=False)
-    lines = [l for l in out.stdout.splitlines() if l.startswith('{')]
+    lines = [line for line in out.stdout.splitlines() if line.startswith('{')]
     if out.returncode or not lines:
       sys.exit(f'{count} rows failed:\n{out.stderr[-3000:]}')
     result = json.loads(lines[-1])

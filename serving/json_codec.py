@@ -407,7 +407,7 @@ def numpy_dtype_enum(array: np.ndarray) -> int:
     for enum, np_type in NUMPY_DTYPES.items():
         if np_type is not object and kind == np_type:
             return enum
-    if kind == object or kind.kind in "SU":
+    if kind.kind in "OSU":
         return DT_STRING
     raise invalid_argument(f"Failed to write JSON value for tensor type: {kind}")
 
