@@ -14,18 +14,19 @@ Compiling packages models/ into a wheel under <pipeline root>/_wheels, so the
 pipeline root must be writable from here (gcloud / AWS credentials for
 gs:// and s3://). See docs/kubeflow.md.
 """
+
 import argparse
 import json
 import os
 import sys
 from typing import Dict, Sequence
 
+import yaml
+from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
-import yaml
 
-from google.protobuf import json_format
 from pipeline import config as config_lib
 from pipeline.pipeline import create_pipeline
 
@@ -38,74 +39,120 @@ JOB_SUFFIX = '_job.json'
 BEAM_RUNNERS = ('DirectRunner', 'DataflowRunner', 'FlinkRunner', 'SparkRunner')
 # Options a distributed runner cannot start without.
 REQUIRED_BEAM_OPTIONS = {
-    'DataflowRunner': ('--project', '--region', '--temp_location'),
-    'FlinkRunner': ('--flink_master',),
-    'SparkRunner': ('--spark_master_url',),
+  'DataflowRunner': ('--project', '--region', '--temp_location'),
+  'FlinkRunner': ('--flink_master',),
+  'SparkRunner': ('--spark_master_url',),
 }
 
 
 def parse_args(argv):
   parser = argparse.ArgumentParser(
-      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--image', default=DEFAULT_IMAGE,
-                      help='pipeline image built from Dockerfile '
-                           f'(default: {DEFAULT_IMAGE})')
-  parser.add_argument('--model-name', default=config_lib.PIPELINE_NAME,
-                      help='model and pipeline name (default: taxi)')
-  parser.add_argument('--pipeline-root',
-                      default='gs://YOUR_BUCKET/tfx/pipelines',
-                      help='where components write their outputs: gs://, '
-                           's3:// or a path mounted in every pod')
-  parser.add_argument('--data-root', default='gs://YOUR_BUCKET/data/taxi',
-                      help='default of the data_root run parameter: a '
-                           'directory of CSV files')
-  parser.add_argument('--serving-model-dir',
-                      help='push target, TF Serving layout <dir>/<version>/ '
-                           '(default: <pipeline root>/../serving/<model name>)')
-  parser.add_argument('--train-steps', type=int, default=3000,
-                      help='default num_steps of the train_args run parameter '
-                           '(default: 3000)')
+    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+  )
+  parser.add_argument(
+    '--image',
+    default=DEFAULT_IMAGE,
+    help=f'pipeline image built from Dockerfile (default: {DEFAULT_IMAGE})',
+  )
+  parser.add_argument(
+    '--model-name',
+    default=config_lib.PIPELINE_NAME,
+    help='model and pipeline name (default: taxi)',
+  )
+  parser.add_argument(
+    '--pipeline-root',
+    default='gs://YOUR_BUCKET/tfx/pipelines',
+    help='where components write their outputs: gs://, '
+    's3:// or a path mounted in every pod',
+  )
+  parser.add_argument(
+    '--data-root',
+    default='gs://YOUR_BUCKET/data/taxi',
+    help='default of the data_root run parameter: a directory of CSV files',
+  )
+  parser.add_argument(
+    '--serving-model-dir',
+    help='push target, TF Serving layout <dir>/<version>/ '
+    '(default: <pipeline root>/../serving/<model name>)',
+  )
+  parser.add_argument(
+    '--train-steps',
+    type=int,
+    default=3000,
+    help='default num_steps of the train_args run parameter (default: 3000)',
+  )
   gate = config_lib.QualityGate()
-  parser.add_argument('--min-auc', type=float, default=gate.min_auc,
-                      help=f'AUC needed to push (default: {gate.min_auc})')
-  parser.add_argument('--min-f1', type=float, default=gate.min_f1,
-                      help=f'F1 needed to push (default: {gate.min_f1})')
-  parser.add_argument('--beam-runner', choices=BEAM_RUNNERS,
-                      default='DirectRunner',
-                      help='Beam runner of the data components '
-                           '(default: DirectRunner, inside each pod)')
-  parser.add_argument('--beam-workers', type=int, default=0,
-                      help='DirectRunner processes per pod; 0 = one per CPU, '
-                           '1 = in the executor process (default: 0)')
-  parser.add_argument('--beam-arg', action='append', default=[],
-                      metavar='ARG',
-                      help='extra Beam pipeline option, repeatable, e.g. '
-                           '--beam-arg=--project=my-project')
-  parser.add_argument('--target', choices=('kubeflow', 'vertex'),
-                      default='kubeflow',
-                      help="kubeflow: for Kubeflow Pipelines' own backend, "
-                           'which cannot run resolver tasks, so the model is '
-                           'gated on absolute thresholds only; vertex: also '
-                           'against the last blessed model (default: kubeflow)')
-  parser.add_argument('--image-project-dir', default=IMAGE_PROJECT_DIR,
-                      help='where the image holds this project '
-                           f'(default: {IMAGE_PROJECT_DIR})')
-  parser.add_argument('--no-cache', action='store_true',
-                      help='compile with task caching off')
-  parser.add_argument('--output', default=f'{config_lib.PIPELINE_NAME}'
-                      '_pipeline.yaml',
-                      help='pipeline package to write (default: '
-                           'taxi_pipeline.yaml)')
+  parser.add_argument(
+    '--min-auc',
+    type=float,
+    default=gate.min_auc,
+    help=f'AUC needed to push (default: {gate.min_auc})',
+  )
+  parser.add_argument(
+    '--min-f1',
+    type=float,
+    default=gate.min_f1,
+    help=f'F1 needed to push (default: {gate.min_f1})',
+  )
+  parser.add_argument(
+    '--beam-runner',
+    choices=BEAM_RUNNERS,
+    default='DirectRunner',
+    help='Beam runner of the data components '
+    '(default: DirectRunner, inside each pod)',
+  )
+  parser.add_argument(
+    '--beam-workers',
+    type=int,
+    default=0,
+    help='DirectRunner processes per pod; 0 = one per CPU, '
+    '1 = in the executor process (default: 0)',
+  )
+  parser.add_argument(
+    '--beam-arg',
+    action='append',
+    default=[],
+    metavar='ARG',
+    help='extra Beam pipeline option, repeatable, e.g. '
+    '--beam-arg=--project=my-project',
+  )
+  parser.add_argument(
+    '--target',
+    choices=('kubeflow', 'vertex'),
+    default='kubeflow',
+    help="kubeflow: for Kubeflow Pipelines' own backend, "
+    'which cannot run resolver tasks, so the model is '
+    'gated on absolute thresholds only; vertex: also '
+    'against the last blessed model (default: kubeflow)',
+  )
+  parser.add_argument(
+    '--image-project-dir',
+    default=IMAGE_PROJECT_DIR,
+    help=f'where the image holds this project (default: {IMAGE_PROJECT_DIR})',
+  )
+  parser.add_argument(
+    '--no-cache', action='store_true', help='compile with task caching off'
+  )
+  parser.add_argument(
+    '--output',
+    default=f'{config_lib.PIPELINE_NAME}_pipeline.yaml',
+    help='pipeline package to write (default: taxi_pipeline.yaml)',
+  )
   args = parser.parse_args(argv)
   if args.train_steps < 1:
     parser.error('--train-steps must be at least 1')
   if not args.output.endswith(('.yaml', '.yml')):
     parser.error('--output must end in .yaml or .yml')
-  missing = [option for option in REQUIRED_BEAM_OPTIONS.get(args.beam_runner, ())
-             if not any(arg.startswith(option + '=') for arg in args.beam_arg)]
+  missing = [
+    option
+    for option in REQUIRED_BEAM_OPTIONS.get(args.beam_runner, ())
+    if not any(arg.startswith(option + '=') for arg in args.beam_arg)
+  ]
   if missing:
-    parser.error(f'--beam-runner {args.beam_runner} needs '
-                 + ', '.join(f'--beam-arg={option}=...' for option in missing))
+    parser.error(
+      f'--beam-runner {args.beam_runner} needs '
+      + ', '.join(f'--beam-arg={option}=...' for option in missing)
+    )
   return args
 
 
@@ -113,55 +160,74 @@ def beam_args(runner: str, workers: int, extra: Sequence[str]):
   """The data components' Beam options."""
   if runner != 'DirectRunner':
     return (f'--runner={runner}', *extra)
-  return ('--runner=DirectRunner', *config_lib.direct_runner_args(workers),
-          *extra)
+  return (
+    '--runner=DirectRunner',
+    *config_lib.direct_runner_args(workers),
+    *extra,
+  )
 
 
 def build_config(args) -> config_lib.PipelineConfig:
   pipeline_root = args.pipeline_root.rstrip('/')
   serving_model_dir = args.serving_model_dir or '/'.join(
-      [pipeline_root.rsplit('/', 1)[0], 'serving', args.model_name])
+    [pipeline_root.rsplit('/', 1)[0], 'serving', args.model_name]
+  )
   return config_lib.PipelineConfig(
-      pipeline_name=args.model_name,
-      data_root=data_types.RuntimeParameter(
-          name=DATA_ROOT_PARAMETER, ptype=str, default=args.data_root),
-      pipeline_root=f'{pipeline_root}/{args.model_name}',
-      serving_model_dir=serving_model_dir,
-      # Kubeflow Pipelines and Vertex AI bring their own ML Metadata.
-      metadata_uri=None,
-      schema_dir=f'{args.image_project_dir.rstrip("/")}/schema',
-      train_steps=data_types.RuntimeParameter(
-          name=TRAIN_ARGS_PARAMETER, ptype=str,
-          default=json.dumps({'num_steps': args.train_steps})),
-      quality_gate=config_lib.QualityGate(min_auc=args.min_auc,
-                                          min_f1=args.min_f1),
-      compare_with_blessed_model=args.target == 'vertex',
-      beam_pipeline_args=beam_args(args.beam_runner, args.beam_workers,
-                                   args.beam_arg),
-      enable_cache=not args.no_cache)
+    pipeline_name=args.model_name,
+    data_root=data_types.RuntimeParameter(
+      name=DATA_ROOT_PARAMETER, ptype=str, default=args.data_root
+    ),
+    pipeline_root=f'{pipeline_root}/{args.model_name}',
+    serving_model_dir=serving_model_dir,
+    # Kubeflow Pipelines and Vertex AI bring their own ML Metadata.
+    metadata_uri=None,
+    schema_dir=f'{args.image_project_dir.rstrip("/")}/schema',
+    train_steps=data_types.RuntimeParameter(
+      name=TRAIN_ARGS_PARAMETER,
+      ptype=str,
+      default=json.dumps({'num_steps': args.train_steps}),
+    ),
+    quality_gate=config_lib.QualityGate(
+      min_auc=args.min_auc, min_f1=args.min_f1
+    ),
+    compare_with_blessed_model=args.target == 'vertex',
+    beam_pipeline_args=beam_args(
+      args.beam_runner, args.beam_workers, args.beam_arg
+    ),
+    enable_cache=not args.no_cache,
+  )
 
 
-def runtime_parameter_defaults(config: config_lib.PipelineConfig
-                               ) -> Dict[str, str]:
-  return {value.name: value.default for value in vars(config).values()
-          if isinstance(value, data_types.RuntimeParameter)}
+def runtime_parameter_defaults(
+  config: config_lib.PipelineConfig,
+) -> Dict[str, str]:
+  return {
+    value.name: value.default
+    for value in vars(config).values()
+    if isinstance(value, data_types.RuntimeParameter)
+  }
 
 
-def compile_pipeline(config: config_lib.PipelineConfig, image: str
-                     ) -> Dict[str, object]:
+def compile_pipeline(
+  config: config_lib.PipelineConfig, image: str
+) -> Dict[str, object]:
   """The PipelineJob (as a JSON dict) of create_pipeline(config)."""
   runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
-      config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
-          default_image=image,
-          # Kubeflow Pipelines' API server accepts schema 2.1.0 only.
-          use_pipeline_spec_2_1=True))
+    config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
+      default_image=image,
+      # Kubeflow Pipelines' API server accepts schema 2.1.0 only.
+      use_pipeline_spec_2_1=True,
+    )
+  )
   defaults = runtime_parameter_defaults(config)
-  job = runner.run(create_pipeline(config), parameter_values=defaults,
-                   write_out=False)
+  job = runner.run(
+    create_pipeline(config), parameter_values=defaults, write_out=False
+  )
   # TFX leaves the defaults out of the spec; the KFP run form reads them
   # from there.
   root_parameters = job['pipelineSpec']['root']['inputDefinitions'][
-      'parameters']
+    'parameters'
+  ]
   for name, default in defaults.items():
     root_parameters[name]['defaultValue'] = default
   # Fails here, not on upload, if the spec is not a valid PipelineSpec.
@@ -174,8 +240,10 @@ def write_package(job: Dict[str, object], output: str) -> str:
   JSON's path. Both are byte-identical for identical input."""
   spec = job['pipelineSpec']
   with open(output, 'w') as f:
-    f.write(f'# PIPELINE DEFINITION\n# Name: {spec["pipelineInfo"]["name"]}\n'
-            '# Compiled by kubeflow_runner.py from pipeline/pipeline.py.\n')
+    f.write(
+      f'# PIPELINE DEFINITION\n# Name: {spec["pipelineInfo"]["name"]}\n'
+      '# Compiled by kubeflow_runner.py from pipeline/pipeline.py.\n'
+    )
     yaml.safe_dump(spec, f, sort_keys=True)
   job_path = os.path.splitext(output)[0] + JOB_SUFFIX
   with open(job_path, 'w') as f:
@@ -188,10 +256,12 @@ def main(argv=None) -> int:
   args = parse_args(argv)
   config = build_config(args)
   job_path = write_package(compile_pipeline(config, args.image), args.output)
-  print(f'Wrote {args.output} (upload in the Kubeflow Pipelines UI) and '
-        f'{job_path} (Vertex AI PipelineJob)\n'
-        f'  image {args.image}, pipeline root {config.pipeline_root}, '
-        f'serving dir {config.serving_model_dir}')
+  print(
+    f'Wrote {args.output} (upload in the Kubeflow Pipelines UI) and '
+    f'{job_path} (Vertex AI PipelineJob)\n'
+    f'  image {args.image}, pipeline root {config.pipeline_root}, '
+    f'serving dir {config.serving_model_dir}'
+  )
   return 0
 
 

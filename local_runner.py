@@ -10,6 +10,7 @@ under <work-dir>/pipelines/<model name>/, the full log of each run in
 or not, the summary says which), 1 when it failed (data anomalies included),
 2 for bad usage.
 """
+
 import argparse
 import os
 import sys
@@ -35,34 +36,66 @@ from pipeline.work_dir_lock import WorkDirBusyError, exclusive_run
 
 def parse_args(argv):
   parser = argparse.ArgumentParser(
-      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+  )
   project = config_lib.PROJECT_DIR
-  parser.add_argument('--data-root', default=os.path.join(project, 'data', 'taxi'),
-                      help='directory of CSV files (default: data/taxi)')
-  parser.add_argument('--work-dir', default=os.path.join(project, 'work'),
-                      help='pipeline root and metadata store (default: work)')
-  parser.add_argument('--metadata-uri', type=metadata_uri.checked,
-                      help='ML Metadata store: an SQLite path or '
-                           'mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE '
-                           '(default: <work-dir>/metadata.sqlite)')
-  parser.add_argument('--model-name', default=config_lib.PIPELINE_NAME,
-                      help='model and pipeline name (default: taxi)')
-  parser.add_argument('--serving-model-dir',
-                      help='push target (default: serving_model/<model name>)')
-  parser.add_argument('--train-steps', type=int, default=3000,
-                      help='training steps (default: 3000)')
-  parser.add_argument('--beam-workers', type=int, default=1,
-                      help='Beam processes for the data components; 1 runs '
-                           'them in this process (default: 1)')
+  parser.add_argument(
+    '--data-root',
+    default=os.path.join(project, 'data', 'taxi'),
+    help='directory of CSV files (default: data/taxi)',
+  )
+  parser.add_argument(
+    '--work-dir',
+    default=os.path.join(project, 'work'),
+    help='pipeline root and metadata store (default: work)',
+  )
+  parser.add_argument(
+    '--metadata-uri',
+    type=metadata_uri.checked,
+    help='ML Metadata store: an SQLite path or '
+    'mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE '
+    '(default: <work-dir>/metadata.sqlite)',
+  )
+  parser.add_argument(
+    '--model-name',
+    default=config_lib.PIPELINE_NAME,
+    help='model and pipeline name (default: taxi)',
+  )
+  parser.add_argument(
+    '--serving-model-dir',
+    help='push target (default: serving_model/<model name>)',
+  )
+  parser.add_argument(
+    '--train-steps',
+    type=int,
+    default=3000,
+    help='training steps (default: 3000)',
+  )
+  parser.add_argument(
+    '--beam-workers',
+    type=int,
+    default=1,
+    help='Beam processes for the data components; 1 runs '
+    'them in this process (default: 1)',
+  )
   gate = config_lib.QualityGate()
-  parser.add_argument('--min-auc', type=float, default=gate.min_auc,
-                      help='AUC a model needs on the test split to be pushed '
-                           f'(default: {gate.min_auc})')
-  parser.add_argument('--min-f1', type=float, default=gate.min_f1,
-                      help='F1 at the exported threshold a model needs to be '
-                           f'pushed (default: {gate.min_f1})')
-  parser.add_argument('--no-cache', action='store_true',
-                      help='rerun every component')
+  parser.add_argument(
+    '--min-auc',
+    type=float,
+    default=gate.min_auc,
+    help='AUC a model needs on the test split to be pushed '
+    f'(default: {gate.min_auc})',
+  )
+  parser.add_argument(
+    '--min-f1',
+    type=float,
+    default=gate.min_f1,
+    help='F1 at the exported threshold a model needs to be '
+    f'pushed (default: {gate.min_f1})',
+  )
+  parser.add_argument(
+    '--no-cache', action='store_true', help='rerun every component'
+  )
   args = parser.parse_args(argv)
   if not os.path.isdir(args.data_root):
     parser.error(f'--data-root {args.data_root!r} is not a directory')
@@ -74,21 +107,24 @@ def parse_args(argv):
 def build_config(args) -> config_lib.PipelineConfig:
   work_dir = os.path.abspath(args.work_dir)
   return config_lib.PipelineConfig(
-      pipeline_name=args.model_name,
-      data_root=os.path.abspath(args.data_root),
-      pipeline_root=os.path.join(work_dir, 'pipelines', args.model_name),
-      metadata_uri=(args.metadata_uri or
-                    os.path.join(work_dir, 'metadata.sqlite')),
-      serving_model_dir=os.path.abspath(
-          args.serving_model_dir or
-          os.path.join(config_lib.PROJECT_DIR, 'serving_model', args.model_name)),
-      train_steps=args.train_steps,
-      quality_gate=config_lib.QualityGate(min_auc=args.min_auc,
-                                          min_f1=args.min_f1),
-      # 0 or less also runs Beam in this process.
-      beam_pipeline_args=config_lib.direct_runner_args(
-          max(1, args.beam_workers)),
-      enable_cache=not args.no_cache)
+    pipeline_name=args.model_name,
+    data_root=os.path.abspath(args.data_root),
+    pipeline_root=os.path.join(work_dir, 'pipelines', args.model_name),
+    metadata_uri=(
+      args.metadata_uri or os.path.join(work_dir, 'metadata.sqlite')
+    ),
+    serving_model_dir=os.path.abspath(
+      args.serving_model_dir
+      or os.path.join(config_lib.PROJECT_DIR, 'serving_model', args.model_name)
+    ),
+    train_steps=args.train_steps,
+    quality_gate=config_lib.QualityGate(
+      min_auc=args.min_auc, min_f1=args.min_f1
+    ),
+    # 0 or less also runs Beam in this process.
+    beam_pipeline_args=config_lib.direct_runner_args(max(1, args.beam_workers)),
+    enable_cache=not args.no_cache,
+  )
 
 
 def main(argv=None) -> int:
@@ -98,8 +134,11 @@ def main(argv=None) -> int:
   log_dir = os.path.join(work_dir, 'logs')
   os.makedirs(log_dir, exist_ok=True)
   log_path = os.path.join(log_dir, time.strftime('run-%Y%m%d-%H%M%S.log'))
-  print(f'Running pipeline {config.pipeline_name!r} on {config.data_root}\n'
-        f'  work dir {work_dir}, full log {log_path}', flush=True)
+  print(
+    f'Running pipeline {config.pipeline_name!r} on {config.data_root}\n'
+    f'  work dir {work_dir}, full log {log_path}',
+    flush=True,
+  )
   started = time.time()
   error = None
   tfx_pipeline = None
@@ -116,10 +155,12 @@ def main(argv=None) -> int:
   if tfx_pipeline is None:  # The pipeline could not even be built.
     print(f'\nFAILED: {error}\nFull log: {log_path}', file=sys.stderr)
     return 1
-  summary = summarize(tfx_pipeline.metadata_connection_config,
-                      config.pipeline_name,
-                      [component.id for component in tfx_pipeline.components],
-                      started)
+  summary = summarize(
+    tfx_pipeline.metadata_connection_config,
+    config.pipeline_name,
+    [component.id for component in tfx_pipeline.components],
+    started,
+  )
   print(format_summary(summary))
   print(f'  wall time: {time.time() - started:.1f} s')
   if error is not None:

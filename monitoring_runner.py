@@ -15,6 +15,7 @@ pushed model version (--model-version, default the latest push), found in
 Exit status: 0 nothing found, 1 skew or drift found, 2 bad usage, unreadable
 input or a failed run.
 """
+
 import argparse
 import json
 import os
@@ -30,10 +31,8 @@ from ml_metadata import metadata_store
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from monitoring import baseline as baseline_lib
-from monitoring import detection
-from monitoring import rows
-from monitoring import spans
-from monitoring.config import MonitoringConfig, PIPELINE_NAME
+from monitoring import detection, rows, spans
+from monitoring.config import PIPELINE_NAME, MonitoringConfig
 from monitoring.pipeline import create_monitoring_pipeline
 from pipeline import config as pipeline_config
 from pipeline import metadata_uri
@@ -48,41 +47,62 @@ class UsageError(Exception):
 
 def parse_args(argv):
   parser = argparse.ArgumentParser(
-      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+  )
   project = pipeline_config.PROJECT_DIR
-  parser.add_argument('--model-name', default=pipeline_config.PIPELINE_NAME,
-                      help='model and training pipeline name (default: taxi)')
-  parser.add_argument('--serving-data',
-                      help='request-log directory, CSV / JSON-lines file or '
-                           'directory of spans (default: '
-                           'work/request_logs/<model name>)')
-  parser.add_argument('--previous-data',
-                      help='previous span for drift (file or directory)')
-  parser.add_argument('--model-version',
-                      help='pushed model version to compare with (default: '
-                           'the latest pushed)')
-  parser.add_argument('--metadata-uri', type=metadata_uri.checked,
-                      help='the training pipeline\'s ML Metadata store: an '
-                           'SQLite path or mysql://USER@HOST:PORT/DATABASE '
-                           '(default: <work-dir>/metadata.sqlite)')
-  parser.add_argument('--work-dir', default=os.path.join(project, 'work'),
-                      help='the training work dir: metadata store and '
-                           'pipeline roots (default: work)')
-  parser.add_argument('--serving-model-dir',
-                      help='only consider versions pushed to this directory')
-  parser.add_argument('--report',
-                      help='JSON report path (default: '
-                           '<work-dir>/monitoring/report-<time>.json)')
-  parser.add_argument('--feature-skew-threshold', type=float,
-                      default=MonitoringConfig.feature_skew_threshold,
-                      help='fraction of id-joined examples whose value may '
-                           'differ (default: %(default)s)')
+  parser.add_argument(
+    '--model-name',
+    default=pipeline_config.PIPELINE_NAME,
+    help='model and training pipeline name (default: taxi)',
+  )
+  parser.add_argument(
+    '--serving-data',
+    help='request-log directory, CSV / JSON-lines file or '
+    'directory of spans (default: '
+    'work/request_logs/<model name>)',
+  )
+  parser.add_argument(
+    '--previous-data', help='previous span for drift (file or directory)'
+  )
+  parser.add_argument(
+    '--model-version',
+    help='pushed model version to compare with (default: the latest pushed)',
+  )
+  parser.add_argument(
+    '--metadata-uri',
+    type=metadata_uri.checked,
+    help="the training pipeline's ML Metadata store: an "
+    'SQLite path or mysql://USER@HOST:PORT/DATABASE '
+    '(default: <work-dir>/metadata.sqlite)',
+  )
+  parser.add_argument(
+    '--work-dir',
+    default=os.path.join(project, 'work'),
+    help='the training work dir: metadata store and '
+    'pipeline roots (default: work)',
+  )
+  parser.add_argument(
+    '--serving-model-dir',
+    help='only consider versions pushed to this directory',
+  )
+  parser.add_argument(
+    '--report',
+    help='JSON report path (default: <work-dir>/monitoring/report-<time>.json)',
+  )
+  parser.add_argument(
+    '--feature-skew-threshold',
+    type=float,
+    default=MonitoringConfig.feature_skew_threshold,
+    help='fraction of id-joined examples whose value may '
+    'differ (default: %(default)s)',
+  )
   args = parser.parse_args(argv)
   if args.serving_data is None:
     args.serving_data = os.path.join('work', 'request_logs', args.model_name)
   if args.model_version is not None and not args.model_version.isdigit():
-    parser.error(f'--model-version must be a number, not '
-                 f'{args.model_version!r}')
+    parser.error(
+      f'--model-version must be a number, not {args.model_version!r}'
+    )
   if not 0 <= args.feature_skew_threshold < 1:
     parser.error('--feature-skew-threshold must be in [0, 1)')
   return args
@@ -91,16 +111,25 @@ def parse_args(argv):
 def _find_baseline(args, store_uri: str):
   config = metadata_uri.connection_config(store_uri)
   if config.HasField('sqlite') and not os.path.isfile(
-      config.sqlite.filename_uri):
-    raise UsageError(f'No ML Metadata store at {store_uri}: run the '
-                     'training pipeline (local_runner.py) first or pass '
-                     '--work-dir / --metadata-uri')
+    config.sqlite.filename_uri
+  ):
+    raise UsageError(
+      f'No ML Metadata store at {store_uri}: run the '
+      'training pipeline (local_runner.py) first or pass '
+      '--work-dir / --metadata-uri'
+    )
   store = metadata_store.MetadataStore(config)
   try:
     return baseline_lib.find_baseline(
-        store, args.model_name, args.model_version,
-        destination_dir=(os.path.abspath(args.serving_model_dir)
-                         if args.serving_model_dir else None))
+      store,
+      args.model_name,
+      args.model_version,
+      destination_dir=(
+        os.path.abspath(args.serving_model_dir)
+        if args.serving_model_dir
+        else None
+      ),
+    )
   except baseline_lib.BaselineNotFound as e:
     raise UsageError(str(e)) from None
 
@@ -109,8 +138,9 @@ def build_config(args) -> MonitoringConfig:
   work_dir = os.path.abspath(args.work_dir)
   store_uri = args.metadata_uri or os.path.join(work_dir, 'metadata.sqlite')
   baseline = _find_baseline(args, store_uri)
-  version = int(baseline.model_version) if (
-      baseline.model_version.isdigit()) else None
+  version = (
+    int(baseline.model_version) if (baseline.model_version.isdigit()) else None
+  )
   try:
     data = spans.resolve(args.serving_data, args.previous_data, version)
     for path in spans.files(data):
@@ -118,17 +148,22 @@ def build_config(args) -> MonitoringConfig:
   except rows.UnreadableInput as e:
     raise UsageError(f'Unreadable serving data: {e}') from None
   report = args.report or os.path.join(
-      work_dir, 'monitoring', time.strftime('report-%Y%m%d-%H%M%S.json'))
+    work_dir, 'monitoring', time.strftime('report-%Y%m%d-%H%M%S.json')
+  )
   return MonitoringConfig(
-      serving_data=data, baseline=baseline,
-      pipeline_name=f'{args.model_name}_monitoring' if (
-          args.model_name != pipeline_config.PIPELINE_NAME) else PIPELINE_NAME,
-      pipeline_root=os.path.join(work_dir, 'pipelines',
-                                 f'{args.model_name}_monitoring'),
-      metadata_uri=store_uri,
-      report_path=os.path.abspath(report),
-      feature_skew_threshold=args.feature_skew_threshold,
-      beam_pipeline_args=pipeline_config.direct_runner_args(1))
+    serving_data=data,
+    baseline=baseline,
+    pipeline_name=f'{args.model_name}_monitoring'
+    if (args.model_name != pipeline_config.PIPELINE_NAME)
+    else PIPELINE_NAME,
+    pipeline_root=os.path.join(
+      work_dir, 'pipelines', f'{args.model_name}_monitoring'
+    ),
+    metadata_uri=store_uri,
+    report_path=os.path.abspath(report),
+    feature_skew_threshold=args.feature_skew_threshold,
+    beam_pipeline_args=pipeline_config.direct_runner_args(1),
+  )
 
 
 def main(argv=None) -> int:
@@ -143,9 +178,12 @@ def main(argv=None) -> int:
   os.makedirs(log_dir, exist_ok=True)
   log_path = os.path.join(log_dir, time.strftime('monitor-%Y%m%d-%H%M%S.log'))
   data = config.serving_data
-  print(f'Checking {os.path.join(data.input_base, data.newest_pattern)} '
-        f'against model version {config.baseline.model_version}\n'
-        f'  full log {log_path}', flush=True)
+  print(
+    f'Checking {os.path.join(data.input_base, data.newest_pattern)} '
+    f'against model version {config.baseline.model_version}\n'
+    f'  full log {log_path}',
+    flush=True,
+  )
   started = time.time()
   try:
     with console_progress(log_path) as progress:
@@ -153,22 +191,30 @@ def main(argv=None) -> int:
       LocalDagRunner().run(tfx_pipeline)
   except Exception as e:  # pylint: disable=broad-except
     unreadable = isinstance(e, rows.UnreadableInput) or 'UnreadableInput' in (
-        str(type(e)) + str(e))
-    print(f'\nFAILED: {"unreadable serving data: " if unreadable else ""}{e}'
-          f'\nFull log: {log_path}', file=sys.stderr)
+      str(type(e)) + str(e)
+    )
+    print(
+      f'\nFAILED: {"unreadable serving data: " if unreadable else ""}{e}'
+      f'\nFull log: {log_path}',
+      file=sys.stderr,
+    )
     return EXIT_ERROR
   with open(config.report_path) as f:
     report = json.load(f)
   if not report.get('serving_examples'):
-    print(f'error: no serving rows in {args.serving_data} (request-log '
-          f'records are only those served by model version '
-          f'{config.baseline.model_version}; see --model-version)',
-          file=sys.stderr)
+    print(
+      f'error: no serving rows in {args.serving_data} (request-log '
+      f'records are only those served by model version '
+      f'{config.baseline.model_version}; see --model-version)',
+      file=sys.stderr,
+    )
     return EXIT_ERROR
   findings = detection.read_findings(report)
   print(detection.format_table(findings))
-  print(f'  {report["serving_examples"]} serving examples; report '
-        f'{config.report_path}; wall time {time.time() - started:.1f} s')
+  print(
+    f'  {report["serving_examples"]} serving examples; report '
+    f'{config.report_path}; wall time {time.time() - started:.1f} s'
+  )
   return EXIT_FOUND if findings else EXIT_CLEAN
 
 

@@ -3,22 +3,34 @@
 Exact versions live in requirements.lock; these are the ranges the code
 supports.
 """
+
 import setuptools
 
 setuptools.setup(
-    name='taxi-tfx-pipeline',
-    version='0.1.0',
-    description='Production-grade TFX pipeline for Chicago taxi tip prediction',
-    python_requires='>=3.10,<3.11',
-    packages=setuptools.find_packages(include=[
-        'components', 'components.*', 'models', 'models.*', 'pipeline',
-        'pipeline.*', 'serving', 'serving.*', 'monitoring', 'monitoring.*']),
-    py_modules=['local_runner', 'kubeflow_runner', 'monitoring_runner'],
-    install_requires=[
-        'tfx[kfp]>=1.16.0,<1.17',
-        'apache-beam[gcp]>=2.59.0,<2.60',
-        'tf-keras>=2.16,<2.17',
-        'httptools>=0.6',
-    ],
-    extras_require={'test': ['pytest>=8']},
+  name='taxi-tfx-pipeline',
+  version='0.1.0',
+  description='Production-grade TFX pipeline for Chicago taxi tip prediction',
+  python_requires='>=3.10,<3.11',
+  packages=setuptools.find_packages(
+    include=[
+      'components',
+      'components.*',
+      'models',
+      'models.*',
+      'pipeline',
+      'pipeline.*',
+      'serving',
+      'serving.*',
+      'monitoring',
+      'monitoring.*',
+    ]
+  ),
+  py_modules=['local_runner', 'kubeflow_runner', 'monitoring_runner'],
+  install_requires=[
+    'tfx[kfp]>=1.16.0,<1.17',
+    'apache-beam[gcp]>=2.59.0,<2.60',
+    'tf-keras>=2.16,<2.17',
+    'httptools>=0.6',
+  ],
+  extras_require={'test': ['pytest>=8']},
 )

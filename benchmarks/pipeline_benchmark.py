@@ -7,6 +7,7 @@ measured in this run on this machine, cold (empty work directories).
 Peak memory is the largest sum of resident memory over the whole process tree
 (Beam workers and pip subprocesses included), sampled every 0.2 s.
 """
+
 import argparse
 import os
 import pathlib
@@ -21,8 +22,9 @@ import psutil
 import tfx
 
 PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
-UPSTREAM_DIR = (pathlib.Path(tfx.__file__).parent / 'examples' /
-                'chicago_taxi_pipeline')
+UPSTREAM_DIR = (
+  pathlib.Path(tfx.__file__).parent / 'examples' / 'chicago_taxi_pipeline'
+)
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -38,9 +40,13 @@ def _tree_rss(process: psutil.Process) -> int:
 def measure(command, cwd, env) -> dict:
   """Runs `command`; returns wall seconds, peak tree RSS, exit code."""
   started = time.monotonic()
-  process = subprocess.Popen(command, cwd=cwd, env=env,
-                             stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+  process = subprocess.Popen(
+    command,
+    cwd=cwd,
+    env=env,
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+  )
   watched = psutil.Process(process.pid)
   peak = 0
   done = threading.Event()
@@ -59,23 +65,35 @@ def measure(command, cwd, env) -> dict:
   returncode = process.wait()
   done.set()
   sampler.join()
-  return {'seconds': time.monotonic() - started, 'peak_mb': peak / 2**20,
-          'returncode': returncode}
+  return {
+    'seconds': time.monotonic() - started,
+    'peak_mb': peak / 2**20,
+    'returncode': returncode,
+  }
 
 
 def ours(root: pathlib.Path) -> dict:
-  return measure([sys.executable, str(PROJECT_DIR / 'local_runner.py'),
-                  '--work-dir', str(root / 'work'),
-                  '--serving-model-dir', str(root / 'serving')],
-                 PROJECT_DIR, dict(os.environ))
+  return measure(
+    [
+      sys.executable,
+      str(PROJECT_DIR / 'local_runner.py'),
+      '--work-dir',
+      str(root / 'work'),
+      '--serving-model-dir',
+      str(root / 'serving'),
+    ],
+    PROJECT_DIR,
+    dict(os.environ),
+  )
 
 
 def upstream(root: pathlib.Path) -> dict:
   """The example as published, with its own paths under a temporary HOME."""
   taxi = root / 'taxi'
   (taxi / 'data' / 'simple').mkdir(parents=True)
-  shutil.copy(UPSTREAM_DIR / 'data' / 'simple' / 'data.csv',
-              taxi / 'data' / 'simple')
+  shutil.copy(
+    UPSTREAM_DIR / 'data' / 'simple' / 'data.csv', taxi / 'data' / 'simple'
+  )
   shutil.copy(UPSTREAM_DIR / 'taxi_utils_native_keras.py', taxi)
   shutil.copy(UPSTREAM_DIR / 'taxi_pipeline_native_keras.py', root)
   # The upstream Keras example needs Keras 2 in TF 2.16.
@@ -89,22 +107,28 @@ def main():
   args = parser.parse_args()
   results = {}
   with tempfile.TemporaryDirectory() as tmp:
-    print('running this project\'s pipeline (11 nodes, full data) ...',
-          flush=True)
+    print(
+      "running this project's pipeline (11 nodes, full data) ...", flush=True
+    )
     results['this project'] = ours(pathlib.Path(tmp) / 'ours')
     if not args.skip_upstream:
-      print('running the upstream TFX taxi example (9 components) ...',
-            flush=True)
+      print(
+        'running the upstream TFX taxi example (9 components) ...', flush=True
+      )
       results['upstream example'] = upstream(pathlib.Path(tmp) / 'upstream')
   print(f'\n{"pipeline":<18} {"wall s":>8} {"peak MB":>9} {"exit":>5}')
   for name, r in results.items():
-    print(f'{name:<18} {r["seconds"]:>8.1f} {r["peak_mb"]:>9.0f} '
-          f'{r["returncode"]:>5}')
+    print(
+      f'{name:<18} {r["seconds"]:>8.1f} {r["peak_mb"]:>9.0f} '
+      f'{r["returncode"]:>5}'
+    )
   if 'upstream example' in results:
     base, mine = results['upstream example'], results['this project']
-    print(f'\nratio (this project / upstream): wall '
-          f'{mine["seconds"] / base["seconds"]:.2f}, peak memory '
-          f'{mine["peak_mb"] / base["peak_mb"]:.2f}')
+    print(
+      f'\nratio (this project / upstream): wall '
+      f'{mine["seconds"] / base["seconds"]:.2f}, peak memory '
+      f'{mine["peak_mb"] / base["peak_mb"]:.2f}'
+    )
 
 
 if __name__ == '__main__':

@@ -28,250 +28,368 @@ import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROW = {
-    "fare": 12.5, "trip_miles": 3.0, "trip_seconds": 600.0, "trip_start_hour": 10.0, "trip_start_day": 3.0,
-    "trip_start_month": 5.0, "pickup_latitude": 41.9, "pickup_longitude": -87.6, "dropoff_latitude": 41.8,
-    "dropoff_longitude": -87.6, "pickup_community_area": 8.0, "dropoff_community_area": 32.0,
-    "payment_type": "Credit Card", "company": "Flash Cab",
+  'fare': 12.5,
+  'trip_miles': 3.0,
+  'trip_seconds': 600.0,
+  'trip_start_hour': 10.0,
+  'trip_start_day': 3.0,
+  'trip_start_month': 5.0,
+  'pickup_latitude': 41.9,
+  'pickup_longitude': -87.6,
+  'dropoff_latitude': 41.8,
+  'dropoff_longitude': -87.6,
+  'pickup_community_area': 8.0,
+  'dropoff_community_area': 32.0,
+  'payment_type': 'Credit Card',
+  'company': 'Flash Cab',
 }
-BODY = json.dumps({"instances": [ROW]})
+BODY = json.dumps({'instances': [ROW]})
 
 
 def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+  ordered = sorted(values)
+  return ordered[
+    min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))
+  ]
 
 
 def _latency_figures(call, count: int) -> dict:
-    for _ in range(50):
-        call()
-    latencies = []
-    for _ in range(count):
-        start = time.perf_counter()
-        call()
-        latencies.append(time.perf_counter() - start)
-    return {"p50_ms": statistics.median(latencies) * 1e3, "p99_ms": percentile(latencies, 99) * 1e3,
-            "rate": count / sum(latencies)}
+  for _ in range(50):
+    call()
+  latencies = []
+  for _ in range(count):
+    start = time.perf_counter()
+    call()
+    latencies.append(time.perf_counter() - start)
+  return {
+    'p50_ms': statistics.median(latencies) * 1e3,
+    'p99_ms': percentile(latencies, 99) * 1e3,
+    'rate': count / sum(latencies),
+  }
 
 
 def in_process_floor(model_dir: str, count: int) -> dict:
-    """The public call of serving_default (the floor the targets refer to) and the server's own call path."""
-    import numpy as np
-    import tensorflow as tf
+  """The public call of serving_default (the floor the targets refer to) and the server's own call path."""
+  import numpy as np
+  import tensorflow as tf
 
-    from serving.servable import Servable
+  from serving.servable import Servable
 
-    function = tf.saved_model.load(model_dir).signatures["serving_default"]
-    arrays = {k: np.array([v], dtype=object if isinstance(v, str) else np.float32) for k, v in ROW.items()}
+  function = tf.saved_model.load(model_dir).signatures['serving_default']
+  arrays = {
+    k: np.array([v], dtype=object if isinstance(v, str) else np.float32)
+    for k, v in ROW.items()
+  }
 
-    def public_call():
-        tensors = {k: tf.constant(v, dtype=tf.string if v.dtype == object else None) for k, v in arrays.items()}
-        return {k: t.numpy() for k, t in function(**tensors).items()}
+  def public_call():
+    tensors = {
+      k: tf.constant(v, dtype=tf.string if v.dtype == object else None)
+      for k, v in arrays.items()
+    }
+    return {k: t.numpy() for k, t in function(**tensors).items()}
 
-    servable = Servable("taxi", 0, model_dir)
-    signature = servable.signature("serving_default")
-    floor = _latency_figures(public_call, count)
-    floor["server_path"] = _latency_figures(lambda: servable.run(signature, arrays), count)
-    return floor
+  servable = Servable('taxi', 0, model_dir)
+  signature = servable.signature('serving_default')
+  floor = _latency_figures(public_call, count)
+  floor['server_path'] = _latency_figures(
+    lambda: servable.run(signature, arrays), count
+  )
+  return floor
 
 
 def latest_version_dir(base: str) -> str | None:
-    versions = [int(d) for d in os.listdir(base) if d.isdigit()] if os.path.isdir(base) else []
-    return os.path.join(base, str(max(versions))) if versions else None
+  versions = (
+    [int(d) for d in os.listdir(base) if d.isdigit()]
+    if os.path.isdir(base)
+    else []
+  )
+  return os.path.join(base, str(max(versions))) if versions else None
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+  with socket.socket() as sock:
+    sock.bind(('127.0.0.1', 0))
+    return sock.getsockname()[1]
 
 
-def start_server(base: str, workdir: str, *extra: str) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    log = open(os.path.join(workdir, f"server-{port}.log"), "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "serving", "--model_name=taxi", f"--model_base_path={base}",
-         f"--rest_api_port={port}", f"--request_log_dir={os.path.join(workdir, 'request_logs')}", *extra],
-        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited; see {log.name}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/v1/models/taxi")
-            if connection.getresponse().status == 200:
-                return process, port
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("server did not become ready")
+def start_server(
+  base: str, workdir: str, *extra: str
+) -> tuple[subprocess.Popen, int]:
+  port = free_port()
+  log = open(os.path.join(workdir, f'server-{port}.log'), 'wb')
+  process = subprocess.Popen(
+    [
+      sys.executable,
+      '-m',
+      'serving',
+      '--model_name=taxi',
+      f'--model_base_path={base}',
+      f'--rest_api_port={port}',
+      f'--request_log_dir={os.path.join(workdir, "request_logs")}',
+      *extra,
+    ],
+    cwd=REPO_ROOT,
+    stdout=log,
+    stderr=subprocess.STDOUT,
+    env={**os.environ, 'TF_USE_LEGACY_KERAS': '1'},
+  )
+  deadline = time.monotonic() + 120
+  while time.monotonic() < deadline:
+    if process.poll() is not None:
+      raise RuntimeError(f'server exited; see {log.name}')
+    try:
+      connection = http.client.HTTPConnection('127.0.0.1', port, timeout=1)
+      connection.request('GET', '/v1/models/taxi')
+      if connection.getresponse().status == 200:
+        return process, port
+    except OSError:
+      time.sleep(0.2)
+  process.kill()
+  raise RuntimeError('server did not become ready')
 
 
 def stop_server(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+  process.send_signal(signal.SIGTERM)
+  try:
+    process.wait(timeout=30)
+  except subprocess.TimeoutExpired:
+    process.kill()
 
 
 def sequential_latency(port: int, count: int) -> dict:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Content-Type": "application/json"}
-    for _ in range(50):
-        connection.request("POST", "/v1/models/taxi:predict", BODY, headers)
-        connection.getresponse().read()
-    latencies = []
-    for _ in range(count):
-        start = time.perf_counter()
-        connection.request("POST", "/v1/models/taxi:predict", BODY, headers)
-        response = connection.getresponse()
-        response.read()
-        latencies.append(time.perf_counter() - start)
-        if response.status != 200:
-            raise RuntimeError(f"HTTP {response.status}")
-    connection.close()
-    return {"p50_ms": statistics.median(latencies) * 1e3, "p99_ms": percentile(latencies, 99) * 1e3}
+  connection = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+  headers = {'Content-Type': 'application/json'}
+  for _ in range(50):
+    connection.request('POST', '/v1/models/taxi:predict', BODY, headers)
+    connection.getresponse().read()
+  latencies = []
+  for _ in range(count):
+    start = time.perf_counter()
+    connection.request('POST', '/v1/models/taxi:predict', BODY, headers)
+    response = connection.getresponse()
+    response.read()
+    latencies.append(time.perf_counter() - start)
+    if response.status != 200:
+      raise RuntimeError(f'HTTP {response.status}')
+  connection.close()
+  return {
+    'p50_ms': statistics.median(latencies) * 1e3,
+    'p99_ms': percentile(latencies, 99) * 1e3,
+  }
 
 
 def _client_process(port: int, threads: int, seconds: float, results) -> None:
-    import threading
+  import threading
 
-    cpu_start = time.process_time()
-    counts = []
-    stop_at = time.monotonic() + seconds
+  cpu_start = time.process_time()
+  counts = []
+  stop_at = time.monotonic() + seconds
 
-    def client():
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        ok = failed = 0
-        while time.monotonic() < stop_at:
-            try:
-                connection.request("POST", "/v1/models/taxi:predict", BODY, {"Content-Type": "application/json"})
-                response = connection.getresponse()
-                response.read()
-                ok, failed = (ok + 1, failed) if response.status == 200 else (ok, failed + 1)
-            except (OSError, http.client.HTTPException):
-                failed += 1
-                connection.close()
-        counts.append((ok, failed))
+  def client():
+    connection = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+    ok = failed = 0
+    while time.monotonic() < stop_at:
+      try:
+        connection.request(
+          'POST',
+          '/v1/models/taxi:predict',
+          BODY,
+          {'Content-Type': 'application/json'},
+        )
+        response = connection.getresponse()
+        response.read()
+        ok, failed = (
+          (ok + 1, failed) if response.status == 200 else (ok, failed + 1)
+        )
+      except (OSError, http.client.HTTPException):
+        failed += 1
+        connection.close()
+    counts.append((ok, failed))
 
-    workers = [threading.Thread(target=client) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    results.put((sum(c[0] for c in counts), sum(c[1] for c in counts), time.process_time() - cpu_start))
+  workers = [threading.Thread(target=client) for _ in range(threads)]
+  for worker in workers:
+    worker.start()
+  for worker in workers:
+    worker.join()
+  results.put(
+    (
+      sum(c[0] for c in counts),
+      sum(c[1] for c in counts),
+      time.process_time() - cpu_start,
+    )
+  )
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (Linux /proc), to show how the 2 cores are shared between server and clients."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+  """utime + stime of a process (Linux /proc), to show how the 2 cores are shared between server and clients."""
+  with open(f'/proc/{pid}/stat') as f:
+    fields = f.read().rsplit(')', 1)[1].split()
+  return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
-def throughput(port: int, clients: int, seconds: float, server_pid: int) -> dict:
-    # Clients run in separate processes so the client side's GIL is not what is measured.
-    context = multiprocessing.get_context("spawn")
-    processes_count = min(clients, 4)
-    results = context.Queue()
-    per_process = [clients // processes_count + (i < clients % processes_count) for i in range(processes_count)]
-    processes = [context.Process(target=_client_process, args=(port, n, seconds, results)) for n in per_process]
-    server_cpu = process_cpu_seconds(server_pid)
-    start = time.perf_counter()
-    for process in processes:
-        process.start()
-    totals = [results.get(timeout=seconds + 120) for _ in processes]
-    elapsed = time.perf_counter() - start
-    server_cpu = process_cpu_seconds(server_pid) - server_cpu
-    for process in processes:
-        process.join(timeout=30)
-    ok, failed = sum(t[0] for t in totals), sum(t[1] for t in totals)
-    # Client start-up is inside `elapsed`; each client runs exactly `seconds`, the fairer denominator.
-    return {"clients": clients, "requests": ok, "failed": failed, "rps": ok / seconds, "wall_s": elapsed,
-            "client_cpu_s": sum(t[2] for t in totals), "server_cpu_s": server_cpu}
+def throughput(
+  port: int, clients: int, seconds: float, server_pid: int
+) -> dict:
+  # Clients run in separate processes so the client side's GIL is not what is measured.
+  context = multiprocessing.get_context('spawn')
+  processes_count = min(clients, 4)
+  results = context.Queue()
+  per_process = [
+    clients // processes_count + (i < clients % processes_count)
+    for i in range(processes_count)
+  ]
+  processes = [
+    context.Process(target=_client_process, args=(port, n, seconds, results))
+    for n in per_process
+  ]
+  server_cpu = process_cpu_seconds(server_pid)
+  start = time.perf_counter()
+  for process in processes:
+    process.start()
+  totals = [results.get(timeout=seconds + 120) for _ in processes]
+  elapsed = time.perf_counter() - start
+  server_cpu = process_cpu_seconds(server_pid) - server_cpu
+  for process in processes:
+    process.join(timeout=30)
+  ok, failed = sum(t[0] for t in totals), sum(t[1] for t in totals)
+  # Client start-up is inside `elapsed`; each client runs exactly `seconds`, the fairer denominator.
+  return {
+    'clients': clients,
+    'requests': ok,
+    'failed': failed,
+    'rps': ok / seconds,
+    'wall_s': elapsed,
+    'client_cpu_s': sum(t[2] for t in totals),
+    'server_cpu_s': server_cpu,
+  }
 
 
 def main() -> int:
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model_base_path", default="serving_model/taxi")
-    parser.add_argument("--fallback_to_toy_model", type=lambda s: s.lower() in ("1", "true", "yes"), default=True,
-                        help="Build the toy test model into a temp dir when --model_base_path has no version "
-                        "(default true).")
-    parser.add_argument("--latency_requests", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=5.0, help="Duration of each throughput run.")
-    parser.add_argument("--max_batch_size", type=int, default=64)
-    args = parser.parse_args()
+  os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  parser = argparse.ArgumentParser(
+    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+  )
+  parser.add_argument('--model_base_path', default='serving_model/taxi')
+  parser.add_argument(
+    '--fallback_to_toy_model',
+    type=lambda s: s.lower() in ('1', 'true', 'yes'),
+    default=True,
+    help='Build the toy test model into a temp dir when --model_base_path has no version '
+    '(default true).',
+  )
+  parser.add_argument('--latency_requests', type=int, default=1000)
+  parser.add_argument(
+    '--seconds',
+    type=float,
+    default=5.0,
+    help='Duration of each throughput run.',
+  )
+  parser.add_argument('--max_batch_size', type=int, default=64)
+  args = parser.parse_args()
 
-    workdir = tempfile.mkdtemp(prefix="serving-benchmark-")
+  workdir = tempfile.mkdtemp(prefix='serving-benchmark-')
+  try:
+    base = os.path.abspath(args.model_base_path)
+    model_dir = latest_version_dir(base)
+    if model_dir is None:
+      if not args.fallback_to_toy_model:
+        print(f'No model version under {base}', file=sys.stderr)
+        return 2
+      from serving.toy_model import build_toy_model
+
+      base = os.path.join(workdir, 'taxi')
+      model_dir = build_toy_model(base, 1)
+      print(
+        f'No model under {args.model_base_path}: using the toy test model at {model_dir}'
+      )
+    print(f'Model: {model_dir}   CPUs: {os.cpu_count()}')
+
+    floor = in_process_floor(model_dir, args.latency_requests)
+    server_path = floor['server_path']
+    print(
+      f'\nIn-process serving_default, 1 row (the floor):  p50 {floor["p50_ms"]:.3f} ms   '
+      f'p99 {floor["p99_ms"]:.3f} ms   rate {floor["rate"]:.0f} calls/s (single thread)'
+    )
+    print(
+      f"The server's own call path in-process (Servable.run, direct call):  p50 {server_path['p50_ms']:.3f} ms"
+      f'   p99 {server_path["p99_ms"]:.3f} ms   rate {server_path["rate"]:.0f} calls/s'
+    )
+
+    batching = os.path.join(workdir, 'batching.config')
+    with open(batching, 'w') as f:
+      f.write(
+        f'max_batch_size {{ value: {args.max_batch_size} }}\nbatch_timeout_micros {{ value: 0 }}\n'
+        f'num_batch_threads {{ value: 2 }}\nmax_enqueued_batches {{ value: 100 }}\n'
+      )
+
+    rows = []
+    for label, extra in (
+      ('request log on ', ()),
+      ('request log off', ('--enable_request_log=false',)),
+    ):
+      process, port = start_server(base, workdir, *extra)
+      try:
+        rows.append((label, sequential_latency(port, args.latency_requests)))
+      finally:
+        stop_server(process)
+    print(
+      '\nREST single-row predict, sequential keep-alive requests (no batching):'
+    )
+    for label, result in rows:
+      print(
+        f'  {label}: p50 {result["p50_ms"]:.3f} ms   p99 {result["p99_ms"]:.3f} ms   '
+        f'p50 overhead over in-process {result["p50_ms"] - floor["p50_ms"]:+.3f} ms '
+        f'(target <= +1 ms: {"met" if result["p50_ms"] - floor["p50_ms"] <= 1.0 else "NOT met"})'
+      )
+    print(
+      f'  request-log cost at p50: {rows[0][1]["p50_ms"] - rows[1][1]["p50_ms"]:+.3f} ms'
+    )
+    print(
+      f"  HTTP cost alone (REST p50, log on, minus the server's call path in-process): "
+      f'{rows[0][1]["p50_ms"] - server_path["p50_ms"]:+.3f} ms'
+    )
+
+    process, port = start_server(
+      base,
+      workdir,
+      '--enable_batching',
+      f'--batching_parameters_file={batching}',
+    )
     try:
-        base = os.path.abspath(args.model_base_path)
-        model_dir = latest_version_dir(base)
-        if model_dir is None:
-            if not args.fallback_to_toy_model:
-                print(f"No model version under {base}", file=sys.stderr)
-                return 2
-            from serving.toy_model import build_toy_model
-            base = os.path.join(workdir, "taxi")
-            model_dir = build_toy_model(base, 1)
-            print(f"No model under {args.model_base_path}: using the toy test model at {model_dir}")
-        print(f"Model: {model_dir}   CPUs: {os.cpu_count()}")
-
-        floor = in_process_floor(model_dir, args.latency_requests)
-        server_path = floor["server_path"]
-        print(f"\nIn-process serving_default, 1 row (the floor):  p50 {floor['p50_ms']:.3f} ms   "
-              f"p99 {floor['p99_ms']:.3f} ms   rate {floor['rate']:.0f} calls/s (single thread)")
-        print(f"The server's own call path in-process (Servable.run, direct call):  p50 {server_path['p50_ms']:.3f} ms"
-              f"   p99 {server_path['p99_ms']:.3f} ms   rate {server_path['rate']:.0f} calls/s")
-
-        batching = os.path.join(workdir, "batching.config")
-        with open(batching, "w") as f:
-            f.write(f"max_batch_size {{ value: {args.max_batch_size} }}\nbatch_timeout_micros {{ value: 0 }}\n"
-                    f"num_batch_threads {{ value: 2 }}\nmax_enqueued_batches {{ value: 100 }}\n")
-
-        rows = []
-        for label, extra in (("request log on ", ()), ("request log off", ("--enable_request_log=false",))):
-            process, port = start_server(base, workdir, *extra)
-            try:
-                rows.append((label, sequential_latency(port, args.latency_requests)))
-            finally:
-                stop_server(process)
-        print("\nREST single-row predict, sequential keep-alive requests (no batching):")
-        for label, result in rows:
-            print(f"  {label}: p50 {result['p50_ms']:.3f} ms   p99 {result['p99_ms']:.3f} ms   "
-                  f"p50 overhead over in-process {result['p50_ms'] - floor['p50_ms']:+.3f} ms "
-                  f"(target <= +1 ms: {'met' if result['p50_ms'] - floor['p50_ms'] <= 1.0 else 'NOT met'})")
-        print(f"  request-log cost at p50: {rows[0][1]['p50_ms'] - rows[1][1]['p50_ms']:+.3f} ms")
-        print(f"  HTTP cost alone (REST p50, log on, minus the server's call path in-process): "
-              f"{rows[0][1]['p50_ms'] - server_path['p50_ms']:+.3f} ms")
-
-        process, port = start_server(base, workdir, "--enable_batching", f"--batching_parameters_file={batching}")
-        try:
-            single = sequential_latency(port, args.latency_requests)
-            print(f"\nREST with batching on, sequential: p50 {single['p50_ms']:.3f} ms   p99 {single['p99_ms']:.3f} ms")
-            print(f"\nThroughput, batching on (max_batch_size {args.max_batch_size}), {args.seconds:.0f} s each:")
-            for clients in (1, 8, 64):
-                result = throughput(port, clients, args.seconds, process.pid)
-                print(f"  {clients:3d} clients: {result['rps']:7.0f} req/s   ({result['requests']} ok, "
-                      f"{result['failed']} failed)   = {result['rps'] / floor['rate']:.2f}x in-process single-thread "
-                      f"rate")
-                # CPU seconds per second of load: the share of the cores each side used (the machine may be shared).
-                print(f"       CPU: server {result['server_cpu_s'] / args.seconds:.2f} cores "
-                      f"({result['server_cpu_s'] / max(result['requests'], 1) * 1e3:.3f} ms/request), "
-                      f"load generator {result['client_cpu_s'] / args.seconds:.2f} cores "
-                      f"({result['client_cpu_s'] / max(result['requests'], 1) * 1e3:.3f} ms/request), "
-                      f"of {os.cpu_count()} cores")
-                if clients == 64:
-                    target = result["rps"] >= 2 * floor["rate"]
-                    print(f"  target 64 clients >= 2x in-process rate: {'met' if target else 'NOT met'}")
-        finally:
-            stop_server(process)
+      single = sequential_latency(port, args.latency_requests)
+      print(
+        f'\nREST with batching on, sequential: p50 {single["p50_ms"]:.3f} ms   p99 {single["p99_ms"]:.3f} ms'
+      )
+      print(
+        f'\nThroughput, batching on (max_batch_size {args.max_batch_size}), {args.seconds:.0f} s each:'
+      )
+      for clients in (1, 8, 64):
+        result = throughput(port, clients, args.seconds, process.pid)
+        print(
+          f'  {clients:3d} clients: {result["rps"]:7.0f} req/s   ({result["requests"]} ok, '
+          f'{result["failed"]} failed)   = {result["rps"] / floor["rate"]:.2f}x in-process single-thread '
+          f'rate'
+        )
+        # CPU seconds per second of load: the share of the cores each side used (the machine may be shared).
+        print(
+          f'       CPU: server {result["server_cpu_s"] / args.seconds:.2f} cores '
+          f'({result["server_cpu_s"] / max(result["requests"], 1) * 1e3:.3f} ms/request), '
+          f'load generator {result["client_cpu_s"] / args.seconds:.2f} cores '
+          f'({result["client_cpu_s"] / max(result["requests"], 1) * 1e3:.3f} ms/request), '
+          f'of {os.cpu_count()} cores'
+        )
+        if clients == 64:
+          target = result['rps'] >= 2 * floor['rate']
+          print(
+            f'  target 64 clients >= 2x in-process rate: {"met" if target else "NOT met"}'
+          )
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+      stop_server(process)
+  finally:
+    shutil.rmtree(workdir, ignore_errors=True)
+  return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == '__main__':
+  sys.exit(main())

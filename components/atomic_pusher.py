@@ -5,6 +5,7 @@ which polls that directory, can load a half-copied model. Here the copy goes
 to a hidden staging directory (TF Serving ignores non-numeric names) and is
 renamed into place in one step.
 """
+
 import filecmp
 import os
 import shutil
@@ -15,24 +16,28 @@ from tfx import types
 from tfx.components.pusher import executor as pusher_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import pusher_pb2
-from tfx.types import artifact_utils
-from tfx.types import standard_component_specs
-from tfx.utils import io_utils
-from tfx.utils import proto_utils
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, proto_utils
 
 STAGING_PREFIX = '.staging-'
 
 
 def next_version(base_directory: str) -> int:
   """A Unix-time version, above any version already there."""
-  existing = [int(name) for name in os.listdir(base_directory)
-              if name.isdigit()] if os.path.isdir(base_directory) else []
+  existing = (
+    [int(name) for name in os.listdir(base_directory) if name.isdigit()]
+    if os.path.isdir(base_directory)
+    else []
+  )
   return max([int(time.time())] + [v + 1 for v in existing])
 
 
 def _files(directory: str) -> List[str]:
-  return sorted(os.path.relpath(os.path.join(root, name), directory)
-                for root, _, names in os.walk(directory) for name in names)
+  return sorted(
+    os.path.relpath(os.path.join(root, name), directory)
+    for root, _, names in os.walk(directory)
+    for name in names
+  )
 
 
 def same_model(first: str, second: str) -> bool:
@@ -78,27 +83,35 @@ class Executor(pusher_executor.Executor):
   """Pushes a blessed model with `publish`; remote filesystems fall back to
   TFX's copy (their renames are not atomic anyway)."""
 
-  def Do(self, input_dict: Dict[str, List[types.Artifact]],
-         output_dict: Dict[str, List[types.Artifact]],
-         exec_properties: Dict[str, Any]) -> None:
+  def Do(
+    self,
+    input_dict: Dict[str, List[types.Artifact]],
+    output_dict: Dict[str, List[types.Artifact]],
+    exec_properties: Dict[str, Any],
+  ) -> None:
     destination = pusher_pb2.PushDestination()
     proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
-        destination)
+      exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
+      destination,
+    )
     base_directory = destination.filesystem.base_directory
     if '://' in base_directory:
       return super().Do(input_dict, output_dict, exec_properties)
     self._log_startup(input_dict, output_dict, exec_properties)
     model_push = artifact_utils.get_single_instance(
-        output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+      output_dict[standard_component_specs.PUSHED_MODEL_KEY]
+    )
     if not self.CheckBlessing(input_dict):
       self._MarkNotPushed(model_push)
       return
     model_path = self.GetModelPath(input_dict)
     serving_path = publish(model_path, base_directory)
     io_utils.copy_dir(model_path, model_push.uri)
-    self._MarkPushed(model_push, pushed_destination=serving_path,
-                     pushed_version=os.path.basename(serving_path))
+    self._MarkPushed(
+      model_push,
+      pushed_destination=serving_path,
+      pushed_version=os.path.basename(serving_path),
+    )
 
 
 EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)

@@ -7,6 +7,7 @@ at all: empty files, a header without rows, undecodable bytes, a row whose
 field count differs from the header (wrong delimiter, broken quoting) and
 files whose headers disagree.
 """
+
 import csv
 import os
 from typing import List
@@ -28,21 +29,27 @@ def _check_file(path: str) -> List[str]:
   try:
     text = data.decode('utf-8')
   except UnicodeDecodeError as e:
-    line = data[:e.start].count(b'\n') + 1
-    return [f'line {line}: bytes that are not UTF-8 ({e.reason}); '
-            'is the file in another encoding?']
+    line = data[: e.start].count(b'\n') + 1
+    return [
+      f'line {line}: bytes that are not UTF-8 ({e.reason}); '
+      'is the file in another encoding?'
+    ]
   problems = []
   try:
     rows = csv.reader(text.splitlines(), strict=True)
     header = next(rows)
     if len(header) < 2:
-      problems.append(f'the header has one column ({header[0][:60]!r}); '
-                      'is the delimiter a comma?')
+      problems.append(
+        f'the header has one column ({header[0][:60]!r}); '
+        'is the delimiter a comma?'
+      )
     rows_read = 0
     for rows_read, row in enumerate(rows, start=1):
       if row and len(row) != len(header):
-        problems.append(f'line {rows.line_num}: {len(row)} fields, the '
-                        f'header has {len(header)} (delimiter or quoting?)')
+        problems.append(
+          f'line {rows.line_num}: {len(row)} fields, the '
+          f'header has {len(header)} (delimiter or quoting?)'
+        )
         break
     if not rows_read:
       problems.append('the file has a header but no rows')
@@ -64,9 +71,13 @@ def check_csv_files(paths: List[str]) -> None:
         headers[path] = f.readline().strip()
   if len(set(headers.values())) > 1:
     first = sorted(headers)[0]
-    problems += [f'{path}: its header differs from {os.path.basename(first)}'
-                 f"'s" for path in sorted(headers)
-                 if headers[path] != headers[first]]
+    problems += [
+      f"{path}: its header differs from {os.path.basename(first)}'s"
+      for path in sorted(headers)
+      if headers[path] != headers[first]
+    ]
   if problems:
-    raise CsvInputError('Input data cannot be read as CSV:\n' +
-                        '\n'.join(f'  - {p}' for p in problems))
+    raise CsvInputError(
+      'Input data cannot be read as CSV:\n'
+      + '\n'.join(f'  - {p}' for p in problems)
+    )

@@ -1,5 +1,6 @@
 """String settings for a custom ExampleGen executor, carried in its
 CustomConfig as a packed google.protobuf.Struct."""
+
 from typing import Any, Dict
 
 from google.protobuf import struct_pb2

@@ -4,6 +4,7 @@ ExampleValidator records anomalies but lets the pipeline go on; this gate
 fails its execution instead, so Transform, Trainer and Pusher never run on
 data that breaks the schema.
 """
+
 import os
 from typing import List, NamedTuple
 
@@ -24,8 +25,10 @@ class Finding(NamedTuple):
   description: str
 
   def __str__(self):
-    return (f'split {self.split!r}, feature {self.feature!r}: {self.kind}: '
-            f'{self.description}')
+    return (
+      f'split {self.split!r}, feature {self.feature!r}: {self.kind}: '
+      f'{self.description}'
+    )
 
 
 class DataValidationError(RuntimeError):
@@ -35,9 +38,10 @@ class DataValidationError(RuntimeError):
     self.findings = findings
     lines = '\n'.join(f'  - {finding}' for finding in findings)
     super().__init__(
-        f'Data validation found {len(findings)} anomal'
-        f'{"y" if len(findings) == 1 else "ies"}; stopping before Transform '
-        f'and Trainer:\n{lines}')
+      f'Data validation found {len(findings)} anomal'
+      f'{"y" if len(findings) == 1 else "ies"}; stopping before Transform '
+      f'and Trainer:\n{lines}'
+    )
 
 
 def describe(split: str, anomalies: anomalies_pb2.Anomalies) -> List[Finding]:
@@ -45,15 +49,24 @@ def describe(split: str, anomalies: anomalies_pb2.Anomalies) -> List[Finding]:
   findings = []
   for feature, info in sorted(anomalies.anomaly_info.items()):
     for reason in info.reason:
-      findings.append(Finding(
-          split, feature,
+      findings.append(
+        Finding(
+          split,
+          feature,
           anomalies_pb2.AnomalyInfo.Type.Name(reason.type),
-          reason.description or reason.short_description))
+          reason.description or reason.short_description,
+        )
+      )
   dataset = anomalies.dataset_anomaly_info
   for reason in dataset.reason:
-    findings.append(Finding(
-        split, '(dataset)', anomalies_pb2.AnomalyInfo.Type.Name(reason.type),
-        reason.description or reason.short_description))
+    findings.append(
+      Finding(
+        split,
+        '(dataset)',
+        anomalies_pb2.AnomalyInfo.Type.Name(reason.type),
+        reason.description or reason.short_description,
+      )
+    )
   return findings
 
 
@@ -62,7 +75,8 @@ def read_findings(artifact: types.Artifact) -> List[Finding]:
   findings = []
   for split in artifact_utils.decode_split_names(artifact.split_names):
     path = os.path.join(
-        artifact_utils.get_split_uri([artifact], split), ANOMALIES_FILE)
+      artifact_utils.get_split_uri([artifact], split), ANOMALIES_FILE
+    )
     with open(path, 'rb') as f:
       findings += describe(split, anomalies_pb2.Anomalies.FromString(f.read()))
   return findings

@@ -4,6 +4,7 @@ The component is TFX's file-based ExampleGen with CsvExampleGen's reader and a
 Beam executor that replaces the hash partitioning; the output config's
 `hash_buckets` act as split weights.
 """
+
 import os
 from typing import Any, Dict, Optional, Sequence, Tuple
 
@@ -13,12 +14,9 @@ from tfx.components import FileBasedExampleGen
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
-from tfx.utils import import_utils
-from tfx.utils import proto_utils
+from tfx.utils import import_utils, proto_utils
 
-from components import csv_check
-from components import custom_config
-from components import stratified_split
+from components import csv_check, custom_config, stratified_split
 
 # Keys of the component's custom config.
 ID_FEATURE = 'id_feature'
@@ -35,63 +33,85 @@ def first_values(example: tf.train.Example) -> Dict[str, Any]:
   return values
 
 
-def _stratum_and_hash(example: tf.train.Example, id_feature: str,
-                      stratum_fn) -> Tuple[Any, int]:
+def _stratum_and_hash(
+  example: tf.train.Example, id_feature: str, stratum_fn
+) -> Tuple[Any, int]:
   values = first_values(example)
   row_id = values.get(id_feature)
-  key = (row_id if isinstance(row_id, bytes) else
-         str(row_id).encode() if row_id is not None else
-         example.SerializeToString(deterministic=True))
+  key = (
+    row_id
+    if isinstance(row_id, bytes)
+    else str(row_id).encode()
+    if row_id is not None
+    else example.SerializeToString(deterministic=True)
+  )
   return stratum_fn(values), stratified_split.row_hash(key)
 
 
 class Executor(csv_executor.Executor):
   """Reads CSV like CsvExampleGen, then splits by label stratum."""
 
-  def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
-                             exec_properties: Dict[str, Any]
-                             ) -> Dict[str, beam.pvalue.PCollection]:
+  def GenerateExamplesByBeam(
+    self, pipeline: beam.Pipeline, exec_properties: Dict[str, Any]
+  ) -> Dict[str, beam.pvalue.PCollection]:
     input_config = example_gen_pb2.Input()
     proto_utils.json_to_proto(exec_properties['input_config'], input_config)
     output_config = example_gen_pb2.Output()
     proto_utils.json_to_proto(exec_properties['output_config'], output_config)
     splits = output_config.split_config.splits
     if len(input_config.splits) != 1 or not splits:
-      raise ValueError('Stratified splitting needs one input split and an '
-                       'output split_config.')
-    csv_check.check_csv_files(tf.io.gfile.glob(os.path.join(
-        exec_properties['input_base'], input_config.splits[0].pattern)))
+      raise ValueError(
+        'Stratified splitting needs one input split and an output split_config.'
+      )
+    csv_check.check_csv_files(
+      tf.io.gfile.glob(
+        os.path.join(
+          exec_properties['input_base'], input_config.splits[0].pattern
+        )
+      )
+    )
     config = custom_config.unpack(exec_properties)
     stratum_fn = import_utils.import_func_from_module(
-        *config[STRATUM_FN].rsplit('.', 1))
+      *config[STRATUM_FN].rsplit('.', 1)
+    )
     weights = [split.hash_buckets for split in splits]
 
     examples = (
-        pipeline
-        | 'InputToRecord' >> self.GetInputSourceToExamplePTransform()(
-            exec_properties, input_config.splits[0].pattern))
+      pipeline
+      | 'InputToRecord'
+      >> self.GetInputSourceToExamplePTransform()(
+        exec_properties, input_config.splits[0].pattern
+      )
+    )
     keyed = examples | 'StratumAndHash' >> beam.Map(
-        lambda ex: (_stratum_and_hash(ex, config[ID_FEATURE], stratum_fn), ex))
+      lambda ex: (_stratum_and_hash(ex, config[ID_FEATURE], stratum_fn), ex)
+    )
     boundaries = (
-        keyed
-        | 'Keys' >> beam.Keys()
-        | 'HashesByStratum' >> beam.GroupByKey()
-        | 'AllStrata' >> beam.combiners.ToDict()
-        | 'Boundaries' >> beam.Map(stratified_split.split_boundaries, weights))
+      keyed
+      | 'Keys' >> beam.Keys()
+      | 'HashesByStratum' >> beam.GroupByKey()
+      | 'AllStrata' >> beam.combiners.ToDict()
+      | 'Boundaries' >> beam.Map(stratified_split.split_boundaries, weights)
+    )
     partitions = keyed | 'SplitData' >> beam.Partition(
-        lambda keyed_example, _, cuts: stratified_split.split_index(
-            cuts, *keyed_example[0]),
-        len(splits), beam.pvalue.AsSingleton(boundaries))
+      lambda keyed_example, _, cuts: stratified_split.split_index(
+        cuts, *keyed_example[0]
+      ),
+      len(splits),
+      beam.pvalue.AsSingleton(boundaries),
+    )
     return {
-        split.name: partition | f'Drop keys[{split.name}]' >> beam.Values()
-        for split, partition in zip(splits, partitions)
+      split.name: partition | f'Drop keys[{split.name}]' >> beam.Values()
+      for split, partition in zip(splits, partitions)
     }
 
 
 def stratified_csv_example_gen(
-    input_base: str, split_weights: Sequence[Tuple[str, int]],
-    id_feature: str, stratum_fn: str,
-    input_config: Optional[example_gen_pb2.Input] = None
+  input_base: str,
+  split_weights: Sequence[Tuple[str, int]],
+  id_feature: str,
+  stratum_fn: str,
+  input_config: Optional[example_gen_pb2.Input] = None,
 ) -> FileBasedExampleGen:
   """A CsvExampleGen whose splits each keep the overall label rate.
 
@@ -104,13 +124,18 @@ def stratified_csv_example_gen(
     input_config: which files under input_base to read (default: all).
   """
   return FileBasedExampleGen(
-      input_base=input_base,
-      input_config=input_config,
-      output_config=example_gen_pb2.Output(
-          split_config=example_gen_pb2.SplitConfig(splits=[
-              example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=weight)
-              for name, weight in split_weights
-          ])),
-      custom_config=custom_config.pack({ID_FEATURE: id_feature,
-                                        STRATUM_FN: stratum_fn}),
-      custom_executor_spec=executor_spec.BeamExecutorSpec(Executor))
+    input_base=input_base,
+    input_config=input_config,
+    output_config=example_gen_pb2.Output(
+      split_config=example_gen_pb2.SplitConfig(
+        splits=[
+          example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=weight)
+          for name, weight in split_weights
+        ]
+      )
+    ),
+    custom_config=custom_config.pack(
+      {ID_FEATURE: id_feature, STRATUM_FN: stratum_fn}
+    ),
+    custom_executor_spec=executor_spec.BeamExecutorSpec(Executor),
+  )

@@ -8,6 +8,7 @@ when that brings their label rate closer to the overall rate.
 Which rows go where is decided by a hash of each row's id, so the assignment
 does not depend on file order or on the Beam runner.
 """
+
 import bisect
 import hashlib
 from typing import Dict, Hashable, List, Mapping, Sequence, Tuple
@@ -29,15 +30,19 @@ def _proportional(total: int, shares: Mapping[Hashable, float]) -> Dict:
   """Splits `total` by `shares` with the largest-remainder method."""
   exact = {k: total * s for k, s in shares.items()}
   counts = {k: int(v) for k, v in exact.items()}
-  by_remainder = sorted(shares, key=lambda k: exact[k] - counts[k],
-                        reverse=True)
-  for k in by_remainder[:total - sum(counts.values())]:
+  by_remainder = sorted(
+    shares, key=lambda k: exact[k] - counts[k], reverse=True
+  )
+  for k in by_remainder[: total - sum(counts.values())]:
     counts[k] += 1
   return counts
 
 
-def _best_split_counts(target: float, shares: Mapping[Hashable, float],
-                       available: Mapping[Hashable, int]) -> Dict:
+def _best_split_counts(
+  target: float,
+  shares: Mapping[Hashable, float],
+  available: Mapping[Hashable, int],
+) -> Dict:
   """Class counts for one split of about `target` rows: the size nearest the
   target whose class mix is within GOOD_ENOUGH_SHARE_ERROR of `shares`, or
   failing that the size whose mix is closest."""
@@ -55,8 +60,9 @@ def _best_split_counts(target: float, shares: Mapping[Hashable, float],
   return best or {k: 0 for k in shares}
 
 
-def _allocate_classes(class_counts: Mapping[Hashable, int],
-                      weights: Sequence[float]) -> List[Dict]:
+def _allocate_classes(
+  class_counts: Mapping[Hashable, int], weights: Sequence[float]
+) -> List[Dict]:
   """Per split, rows of each class: sizes chosen to keep the class mix."""
   total = sum(class_counts.values())
   if total == 0:
@@ -68,8 +74,9 @@ def _allocate_classes(class_counts: Mapping[Hashable, int],
   for i, weight in enumerate(weights):
     if i == largest:
       continue
-    counts = _best_split_counts(total * weight / sum(weights), shares,
-                                remaining)
+    counts = _best_split_counts(
+      total * weight / sum(weights), shares, remaining
+    )
     for k in counts:
       remaining[k] -= counts[k]
     result[i] = counts
@@ -77,8 +84,10 @@ def _allocate_classes(class_counts: Mapping[Hashable, int],
   return result
 
 
-def allocate(stratum_counts: Mapping[Tuple[Hashable, Hashable], int],
-             weights: Sequence[float]) -> List[Dict]:
+def allocate(
+  stratum_counts: Mapping[Tuple[Hashable, Hashable], int],
+  weights: Sequence[float],
+) -> List[Dict]:
   """Per split (in `weights` order), how many rows of each stratum it gets.
 
   A stratum is (label, group). Split sizes are chosen to keep every split's
@@ -98,8 +107,9 @@ def allocate(stratum_counts: Mapping[Tuple[Hashable, Hashable], int],
     for i in range(len(weights)):
       if i == largest:
         continue
-      wanted = _proportional(per_label[i][label],
-                             {k: n / label_total for k, n in groups.items()})
+      wanted = _proportional(
+        per_label[i][label], {k: n / label_total for k, n in groups.items()}
+      )
       for k, n in wanted.items():
         result[i][k] = min(n, remaining[k])
         remaining[k] -= result[i][k]
@@ -107,8 +117,9 @@ def allocate(stratum_counts: Mapping[Tuple[Hashable, Hashable], int],
   return result
 
 
-def split_boundaries(hashes_by_stratum: Mapping[Hashable, Sequence[int]],
-                     weights: Sequence[float]) -> Dict[Hashable, List[int]]:
+def split_boundaries(
+  hashes_by_stratum: Mapping[Hashable, Sequence[int]], weights: Sequence[float]
+) -> Dict[Hashable, List[int]]:
   """Per stratum, the sorted hash values at which each split after the first
   begins. A row goes to split `bisect_right(boundaries, hash)`."""
   ordered_by_class = {k: sorted(v) for k, v in hashes_by_stratum.items()}
@@ -118,12 +129,14 @@ def split_boundaries(hashes_by_stratum: Mapping[Hashable, Sequence[int]],
     position, cuts = 0, []
     for split_counts in counts[:-1]:
       position += split_counts[label]
-      cuts.append(ordered[position] if position < len(ordered)
-                  else ordered[-1] + 1)
+      cuts.append(
+        ordered[position] if position < len(ordered) else ordered[-1] + 1
+      )
     boundaries[label] = cuts
   return boundaries
 
 
-def split_index(boundaries: Mapping[Hashable, List[int]], label: Hashable,
-                hash_value: int) -> int:
+def split_index(
+  boundaries: Mapping[Hashable, List[int]], label: Hashable, hash_value: int
+) -> int:
   return bisect.bisect_right(boundaries[label], hash_value)

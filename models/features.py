@@ -8,29 +8,43 @@ TRIP_ID = 'trip_id'
 # Heavy-tailed numbers: log1p, then z-score.
 LOG_ZSCORE_FEATURES = ('fare', 'trip_miles', 'trip_seconds')
 # Coordinates: min-max scaled.
-MINMAX_FEATURES = ('pickup_latitude', 'pickup_longitude',
-                   'dropoff_latitude', 'dropoff_longitude')
+MINMAX_FEATURES = (
+  'pickup_latitude',
+  'pickup_longitude',
+  'dropoff_latitude',
+  'dropoff_longitude',
+)
 HOUR_FEATURE = 'trip_start_hour'
 # Quantile buckets (the tip rate is not monotonic in the fare): feature ->
 # number of buckets. A missing value gets one bucket more.
 BUCKET_COUNTS = {
-    'fare': 20, 'trip_miles': 10, 'trip_seconds': 10, HOUR_FEATURE: 6,
-    **{key: 10 for key in MINMAX_FEATURES},
+  'fare': 20,
+  'trip_miles': 10,
+  'trip_seconds': 10,
+  HOUR_FEATURE: 6,
+  **{key: 10 for key in MINMAX_FEATURES},
 }
 # Small integer categories used as they are: name -> number of values.
 INTEGER_CATEGORY_FEATURES = {'trip_start_day': 8, 'trip_start_month': 13}
 # Categories with a learned vocabulary: name -> most frequent values kept.
-VOCABULARY_FEATURES = {'payment_type': 10, 'company': 100,
-                       'pickup_community_area': 100,
-                       'dropoff_community_area': 100}
+VOCABULARY_FEATURES = {
+  'payment_type': 10,
+  'company': 100,
+  'pickup_community_area': 100,
+  'dropoff_community_area': 100,
+}
 OOV_BUCKETS = 1
 STRING_FEATURES = ('payment_type', 'company')
 # Card and cash fares tip differently: the model gets their combination.
 CROSSED_FEATURES = ('payment_type', 'fare')
 
-NUMERIC_FEATURES = (LOG_ZSCORE_FEATURES + MINMAX_FEATURES +
-                    (HOUR_FEATURE,) + tuple(INTEGER_CATEGORY_FEATURES) +
-                    ('pickup_community_area', 'dropoff_community_area'))
+NUMERIC_FEATURES = (
+  LOG_ZSCORE_FEATURES
+  + MINMAX_FEATURES
+  + (HOUR_FEATURE,)
+  + tuple(INTEGER_CATEGORY_FEATURES)
+  + ('pickup_community_area', 'dropoff_community_area')
+)
 # What a serving client sends, in a stable order.
 SERVING_FEATURES = NUMERIC_FEATURES + STRING_FEATURES
 
@@ -64,7 +78,8 @@ def vocabulary_ids(key: str) -> int:
 
 CROSS_NAME = '_x_'.join(CROSSED_FEATURES) + '_xf'
 CROSS_IDS = vocabulary_ids(CROSSED_FEATURES[0]) * (
-    BUCKET_COUNTS[CROSSED_FEATURES[1]] + 1)
+  BUCKET_COUNTS[CROSSED_FEATURES[1]] + 1
+)
 
 
 def is_big_tipper(tips: float, fare: float) -> bool:
@@ -82,6 +97,8 @@ def split_stratum(row: dict):
   splits; the label is None when a column it needs is missing or not numeric.
   """
   tips, fare = row.get(TIPS), row.get(FARE)
-  numeric = (isinstance(tips, (int, float)) and isinstance(fare, (int, float)))
-  return (is_big_tipper(tips, fare) if numeric else None,
-          row.get(STRATIFY_GROUP))
+  numeric = isinstance(tips, (int, float)) and isinstance(fare, (int, float))
+  return (
+    is_big_tipper(tips, fare) if numeric else None,
+    row.get(STRATIFY_GROUP),
+  )

@@ -5,6 +5,7 @@ Keras 3, which TFX 1.16's Trainer and TFMA do not support. Transform and TFMA
 use tf_keras themselves, so the model, its serving layers and the Evaluator
 share one Keras.
 """
+
 import tf_keras as keras
 
 from models import features
@@ -12,7 +13,9 @@ from models import features
 
 def dense_inputs() -> list:
   """Transformed float features fed to the model as they are."""
-  names = [features.missing_indicator_name(k) for k in features.NUMERIC_FEATURES]
+  names = [
+    features.missing_indicator_name(k) for k in features.NUMERIC_FEATURES
+  ]
   names += [features.transformed_name(k) for k in features.LOG_ZSCORE_FEATURES]
   names += [features.transformed_name(k) for k in features.MINMAX_FEATURES]
   return names
@@ -20,8 +23,10 @@ def dense_inputs() -> list:
 
 def categorical_inputs() -> dict:
   """Transformed integer features -> number of distinct ids."""
-  sizes = {features.bucket_name(key): count + 1
-           for key, count in features.BUCKET_COUNTS.items()}
+  sizes = {
+    features.bucket_name(key): count + 1
+    for key, count in features.BUCKET_COUNTS.items()
+  }
   for key, size in features.INTEGER_CATEGORY_FEATURES.items():
     sizes[features.transformed_name(key)] = size
   for key in features.VOCABULARY_FEATURES:
@@ -30,20 +35,26 @@ def categorical_inputs() -> dict:
   return sizes
 
 
-def build_model(hidden_units=(64, 32), learning_rate: float = 0.001,
-                dropout: float = 0.3) -> keras.Model:
+def build_model(
+  hidden_units=(64, 32), learning_rate: float = 0.001, dropout: float = 0.3
+) -> keras.Model:
   """A wide-and-deep classifier: P(big tipper) from transformed features."""
-  inputs = {name: keras.Input(shape=(1,), name=name, dtype='float32')
-            for name in dense_inputs()}
+  inputs = {
+    name: keras.Input(shape=(1,), name=name, dtype='float32')
+    for name in dense_inputs()
+  }
   one_hots = []
   for name, size in categorical_inputs().items():
     inputs[name] = keras.Input(shape=(1,), name=name, dtype='int64')
     one_hots.append(
-        keras.layers.CategoryEncoding(num_tokens=size, output_mode='one_hot')(
-            inputs[name]))
+      keras.layers.CategoryEncoding(num_tokens=size, output_mode='one_hot')(
+        inputs[name]
+      )
+    )
   wide = keras.layers.concatenate(one_hots)
   deep = keras.layers.concatenate(
-      [inputs[name] for name in dense_inputs()] + one_hots)
+    [inputs[name] for name in dense_inputs()] + one_hots
+  )
   for units in hidden_units:
     deep = keras.layers.Dense(units, activation='relu')(deep)
     deep = keras.layers.Dropout(dropout)(deep)
@@ -51,8 +62,11 @@ def build_model(hidden_units=(64, 32), learning_rate: float = 0.001,
   probability = keras.layers.Activation('sigmoid', name='probability')(logit)
   model = keras.Model(inputs, probability)
   model.compile(
-      optimizer=keras.optimizers.Adam(learning_rate),
-      loss='binary_crossentropy',
-      metrics=[keras.metrics.AUC(name='auc'),
-               keras.metrics.BinaryAccuracy(name='accuracy')])
+    optimizer=keras.optimizers.Adam(learning_rate),
+    loss='binary_crossentropy',
+    metrics=[
+      keras.metrics.AUC(name='auc'),
+      keras.metrics.BinaryAccuracy(name='accuracy'),
+    ],
+  )
   return model

@@ -12,6 +12,7 @@
 - transform_features: serialized tf.Example -> transformed features with the
   label, so the Evaluator can read labels from raw examples.
 """
+
 import os
 
 import tensorflow as tf
@@ -25,16 +26,24 @@ from models import features
 PROBABILITY = 'probability'
 CLASSIFY_METHOD = 'tensorflow/serving/classify'
 REGRESS_METHOD = 'tensorflow/serving/regress'
-SERVING_METHODS = {'classification': CLASSIFY_METHOD,
-                   'regression': REGRESS_METHOD}
+SERVING_METHODS = {
+  'classification': CLASSIFY_METHOD,
+  'regression': REGRESS_METHOD,
+}
 CLASS_LABELS = ('0', '1')  # Scores are [P(not a big tip), P(big tip)].
 
 
 def _serving_input_signature() -> dict:
-  specs = {key: tf.TensorSpec([None], tf.float32, name=key)
-           for key in features.NUMERIC_FEATURES}
-  specs.update({key: tf.TensorSpec([None], tf.string, name=key)
-                for key in features.STRING_FEATURES})
+  specs = {
+    key: tf.TensorSpec([None], tf.float32, name=key)
+    for key in features.NUMERIC_FEATURES
+  }
+  specs.update(
+    {
+      key: tf.TensorSpec([None], tf.string, name=key)
+      for key in features.STRING_FEATURES
+    }
+  )
   return specs
 
 
@@ -51,76 +60,91 @@ def _as_raw_sparse(value: tf.Tensor, spec) -> tf.SparseTensor:
     value = tf.cast(value, spec.dtype)
   rows = tf.cast(tf.where(present), tf.int64)
   indices = tf.concat([rows, tf.zeros_like(rows)], axis=1)
-  return tf.SparseTensor(indices, tf.boolean_mask(value, present),
-                         [tf.shape(value, out_type=tf.int64)[0], 1])
+  return tf.SparseTensor(
+    indices,
+    tf.boolean_mask(value, present),
+    [tf.shape(value, out_type=tf.int64)[0], 1],
+  )
 
 
 def _model_inputs(model, transformed: dict) -> dict:
-  return {name: tf.reshape(transformed[name], [-1, 1])
-          for name in model.input_names}
+  return {
+    name: tf.reshape(transformed[name], [-1, 1]) for name in model.input_names
+  }
 
 
-def make_signatures(model, tf_transform_output: tft.TFTransformOutput,
-                    decision_threshold: float) -> dict:
+def make_signatures(
+  model, tf_transform_output: tft.TFTransformOutput, decision_threshold: float
+) -> dict:
   """The model's serving signatures, ready for tf.saved_model.save."""
   # Tracked as attributes so the Transform assets are saved with the model.
   model.tft_layer = tf_transform_output.transform_features_layer()
   model.decision_threshold = tf.Variable(
-      decision_threshold, trainable=False, dtype=tf.float32,
-      name='decision_threshold')
+    decision_threshold,
+    trainable=False,
+    dtype=tf.float32,
+    name='decision_threshold',
+  )
   raw_spec = tf_transform_output.raw_feature_spec()
-  serving_raw_spec = {k: v for k, v in raw_spec.items()
-                      if k != features.TIPS}
+  serving_raw_spec = {k: v for k, v in raw_spec.items() if k != features.TIPS}
 
   def predict(transformed: dict) -> tf.Tensor:
     return tf.reshape(model(_model_inputs(model, transformed)), [-1])
 
   def predict_examples(serialized: tf.Tensor) -> tf.Tensor:
-    return predict(model.tft_layer(
-        tf.io.parse_example(serialized, serving_raw_spec)))
+    return predict(
+      model.tft_layer(tf.io.parse_example(serialized, serving_raw_spec))
+    )
 
   @tf.function(input_signature=[_serving_input_signature()])
   def serving_default(inputs):
-    raw = {key: _as_raw_sparse(value, raw_spec[key])
-           for key, value in inputs.items()}
+    raw = {
+      key: _as_raw_sparse(value, raw_spec[key]) for key, value in inputs.items()
+    }
     return {PROBABILITY: predict(model.tft_layer(raw))}
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None], tf.string, name='examples')])
+  @tf.function(
+    input_signature=[tf.TensorSpec([None], tf.string, name='examples')]
+  )
   def serving_tf_example(examples):
     probability = predict_examples(examples)
     return {
-        PROBABILITY: probability,
-        features.LABEL: tf.cast(probability >= model.decision_threshold,
-                                tf.int64),
+      PROBABILITY: probability,
+      features.LABEL: tf.cast(
+        probability >= model.decision_threshold, tf.int64
+      ),
     }
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None], tf.string, name='inputs')])
+  @tf.function(
+    input_signature=[tf.TensorSpec([None], tf.string, name='inputs')]
+  )
   def classification(inputs):
     probability = predict_examples(inputs)
     return {
-        'classes': tf.tile(tf.constant([CLASS_LABELS]),
-                           [tf.shape(probability)[0], 1]),
-        'scores': tf.stack([1.0 - probability, probability], axis=1),
+      'classes': tf.tile(
+        tf.constant([CLASS_LABELS]), [tf.shape(probability)[0], 1]
+      ),
+      'scores': tf.stack([1.0 - probability, probability], axis=1),
     }
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None], tf.string, name='inputs')])
+  @tf.function(
+    input_signature=[tf.TensorSpec([None], tf.string, name='inputs')]
+  )
   def regression(inputs):
     return {'outputs': predict_examples(inputs)}
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None], tf.string, name='examples')])
+  @tf.function(
+    input_signature=[tf.TensorSpec([None], tf.string, name='examples')]
+  )
   def transform_features(examples):
     return model.tft_layer(tf.io.parse_example(examples, raw_spec))
 
   return {
-      'serving_default': serving_default,
-      'serving_tf_example': serving_tf_example,
-      'classification': classification,
-      'regression': regression,
-      'transform_features': transform_features,
+    'serving_default': serving_default,
+    'serving_tf_example': serving_tf_example,
+    'classification': classification,
+    'regression': regression,
+    'transform_features': transform_features,
   }
 
 
@@ -132,7 +156,8 @@ def set_serving_methods(export_dir: str, methods: dict) -> None:
   """
   path = os.path.join(export_dir, 'saved_model.pb')
   saved_model = saved_model_pb2.SavedModel.FromString(
-      file_io.read_file_to_string(path, binary_mode=True))
+    file_io.read_file_to_string(path, binary_mode=True)
+  )
   for meta_graph in saved_model.meta_graphs:
     for name, method in methods.items():
       if name not in meta_graph.signature_def:

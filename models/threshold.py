@@ -1,4 +1,5 @@
 """Choosing and scoring the decision threshold of a probabilistic classifier."""
+
 import numpy as np
 
 
@@ -12,11 +13,20 @@ def binary_metrics(labels, probabilities, threshold: float) -> dict:
   tn = int(np.sum(~predicted & ~labels))
   precision = tp / (tp + fp) if tp + fp else 0.0
   recall = tp / (tp + fn) if tp + fn else 0.0
-  f1 = (2 * precision * recall / (precision + recall)
-        if precision + recall else 0.0)
-  return {'threshold': float(threshold), 'precision': precision,
-          'recall': recall, 'f1': f1, 'accuracy': (tp + tn) / len(labels),
-          'tp': tp, 'fp': fp, 'fn': fn, 'tn': tn}
+  f1 = (
+    2 * precision * recall / (precision + recall) if precision + recall else 0.0
+  )
+  return {
+    'threshold': float(threshold),
+    'precision': precision,
+    'recall': recall,
+    'f1': f1,
+    'accuracy': (tp + tn) / len(labels),
+    'tp': tp,
+    'fp': fp,
+    'fn': fn,
+    'tn': tn,
+  }
 
 
 def best_f1_threshold(labels, probabilities) -> float:
@@ -33,8 +43,12 @@ def best_f1_threshold(labels, probabilities) -> float:
   false_positives = np.cumsum(~positive)
   false_negatives = true_positives[-1] - true_positives
   denominator = 2 * true_positives + false_positives + false_negatives
-  f1 = np.divide(2 * true_positives, denominator,
-                 out=np.zeros(len(scores)), where=denominator > 0)
+  f1 = np.divide(
+    2 * true_positives,
+    denominator,
+    out=np.zeros(len(scores)),
+    where=denominator > 0,
+  )
   # Only cut between distinct scores: everything above the cut is positive.
   cut_allowed = np.r_[scores[:-1] > scores[1:], True]
   best = int(np.argmax(np.where(cut_allowed, f1, -1.0)))

@@ -1,4 +1,5 @@
 """The Trainer step: `run_fn` is the only function TFX calls here."""
+
 import json
 import math
 import os
@@ -10,9 +11,8 @@ import tf_keras as keras
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.tfxio import dataset_options
 
-from models import features
+from models import features, signatures
 from models import model as model_lib
-from models import signatures
 from models import threshold as threshold_lib
 
 BATCH_SIZE = 128
@@ -24,11 +24,15 @@ METADATA_FILE = os.path.join('assets.extra', 'model_metadata.json')
 
 def _dataset(fn_args: FnArgs, files, tf_transform_output, repeat: bool):
   return fn_args.data_accessor.tf_dataset_factory(
-      files,
-      dataset_options.TensorFlowDatasetOptions(
-          batch_size=BATCH_SIZE, label_key=features.LABEL,
-          num_epochs=None if repeat else 1, shuffle=repeat),
-      tf_transform_output.transformed_metadata.schema)
+    files,
+    dataset_options.TensorFlowDatasetOptions(
+      batch_size=BATCH_SIZE,
+      label_key=features.LABEL,
+      num_epochs=None if repeat else 1,
+      shuffle=repeat,
+    ),
+    tf_transform_output.transformed_metadata.schema,
+  )
 
 
 def _labels_and_probabilities(model, dataset):
@@ -49,45 +53,59 @@ def _write_metadata(serving_model_dir: str, metadata: dict) -> None:
 def run_fn(fn_args: FnArgs):  # Called by TFX Trainer.
   """Trains, picks the decision threshold on the eval split, exports."""
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  hyperparameters = dict((fn_args.custom_config or {}).get("hyperparameters", {}))
+  hyperparameters = dict(
+    (fn_args.custom_config or {}).get('hyperparameters', {})
+  )
   keras.utils.set_random_seed(hyperparameters.pop('seed', 42))
   model = model_lib.build_model(**hyperparameters)
 
   steps_per_epoch = min(fn_args.train_steps, STEPS_PER_EPOCH)
   model.fit(
-      _dataset(fn_args, fn_args.train_files, tf_transform_output, repeat=True),
-      steps_per_epoch=steps_per_epoch,
-      epochs=math.ceil(fn_args.train_steps / steps_per_epoch),
-      validation_data=_dataset(fn_args, fn_args.eval_files,
-                               tf_transform_output, repeat=False),
-      callbacks=[
-          keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
-          keras.callbacks.EarlyStopping(
-              monitor="val_auc", mode="max", patience=4,
-              restore_best_weights=True),
-      ],
-      verbose=2)
+    _dataset(fn_args, fn_args.train_files, tf_transform_output, repeat=True),
+    steps_per_epoch=steps_per_epoch,
+    epochs=math.ceil(fn_args.train_steps / steps_per_epoch),
+    validation_data=_dataset(
+      fn_args, fn_args.eval_files, tf_transform_output, repeat=False
+    ),
+    callbacks=[
+      keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
+      keras.callbacks.EarlyStopping(
+        monitor='val_auc', mode='max', patience=4, restore_best_weights=True
+      ),
+    ],
+    verbose=2,
+  )
 
   labels, probabilities = _labels_and_probabilities(
-      model, _dataset(fn_args, fn_args.eval_files, tf_transform_output,
-                      repeat=False))
+    model,
+    _dataset(fn_args, fn_args.eval_files, tf_transform_output, repeat=False),
+  )
   decision_threshold = threshold_lib.best_f1_threshold(labels, probabilities)
-  eval_metrics = threshold_lib.binary_metrics(labels, probabilities,
-                                              decision_threshold)
+  eval_metrics = threshold_lib.binary_metrics(
+    labels, probabilities, decision_threshold
+  )
 
   tf.saved_model.save(
-      model, fn_args.serving_model_dir,
-      signatures=signatures.make_signatures(model, tf_transform_output,
-                                            decision_threshold))
-  signatures.set_serving_methods(fn_args.serving_model_dir,
-                                 signatures.SERVING_METHODS)
-  _write_metadata(fn_args.serving_model_dir, {
+    model,
+    fn_args.serving_model_dir,
+    signatures=signatures.make_signatures(
+      model, tf_transform_output, decision_threshold
+    ),
+  )
+  signatures.set_serving_methods(
+    fn_args.serving_model_dir, signatures.SERVING_METHODS
+  )
+  _write_metadata(
+    fn_args.serving_model_dir,
+    {
       'label': features.LABEL,
-      'label_definition': (f'{features.TIPS} > {features.BIG_TIP_SHARE} * '
-                           f'{features.FARE}'),
+      'label_definition': (
+        f'{features.TIPS} > {features.BIG_TIP_SHARE} * {features.FARE}'
+      ),
       'decision_threshold': decision_threshold,
       'threshold_chosen_on': 'eval split (maximum F1)',
       'eval_split_metrics': eval_metrics,
       'serving_features': list(features.SERVING_FEATURES),
       'output': signatures.PROBABILITY,
-  })
+    },
+  )

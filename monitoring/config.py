@@ -1,8 +1,8 @@
 """The monitoring pipeline's configuration: one frozen value per run."""
-import dataclasses
-from typing import Optional, Tuple
 
+import dataclasses
 import os
+from typing import Optional, Tuple
 
 from models import features
 from pipeline.config import PROJECT_DIR
@@ -17,6 +17,7 @@ PREVIOUS_SPLIT = 'previous'
 class Baseline:
   """What trained the model version that served the requests, found through
   ML Metadata lineage (see baseline.py). URIs are of existing artifacts."""
+
   model_version: str
   pushed_model_uri: str
   model_uri: str
@@ -31,6 +32,7 @@ class Baseline:
 class ServingData:
   """Where the serving rows are: files (CSV, JSON lines, request logs)
   matched by `patterns` relative to `input_base`, one pattern per span."""
+
   input_base: str
   newest_pattern: str
   previous_pattern: Optional[str] = None
@@ -41,6 +43,7 @@ class ServingData:
 @dataclasses.dataclass(frozen=True)
 class MonitoringConfig:
   """Everything create_monitoring_pipeline needs."""
+
   serving_data: ServingData
   baseline: Baseline
   pipeline_root: str

@@ -1,5 +1,6 @@
 """Feature skew: TFDV's DetectFeatureSkew between training examples and the
 serving examples that carry the same id."""
+
 import os
 import tempfile
 from typing import Iterable, List, Sequence
@@ -11,7 +12,6 @@ from tensorflow_data_validation.api import validation_api
 from tensorflow_data_validation.skew.protos import feature_skew_results_pb2
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-
 SAMPLE_PAIRS = 10
 
 
@@ -21,9 +21,9 @@ def has_id(example: tf.train.Example, id_feature: str) -> bool:
   return bool(kind and getattr(feature, kind).value)
 
 
-def features_to_ignore(schema: schema_pb2.Schema,
-                       served_features: Sequence[str],
-                       id_feature: str) -> List[str]:
+def features_to_ignore(
+  schema: schema_pb2.Schema, served_features: Sequence[str], id_feature: str
+) -> List[str]:
   """Schema features the server does not take (the label source, the
   timestamp, ...): absent from request logs by design, so not compared."""
   served = set(served_features) | {id_feature}
@@ -31,34 +31,43 @@ def features_to_ignore(schema: schema_pb2.Schema,
 
 
 @beam.ptransform_fn
-def DetectSkew(datasets, id_feature: str, features_to_ignore: Sequence[str],
-               float_round_ndigits: int):
+def DetectSkew(
+  datasets,
+  id_feature: str,
+  features_to_ignore: Sequence[str],
+  float_round_ndigits: int,
+):
   """(training, serving) tf.Example PCollections -> (FeatureSkew results,
   sample SkewPairs). Serving examples without an id are left out."""
   training, serving = datasets
   with_id = serving | 'WithId' >> beam.Filter(has_id, id_feature)
   return (training, with_id) | 'DetectFeatureSkew' >> tfdv.DetectFeatureSkew(
-      identifier_features=[id_feature],
-      features_to_ignore=list(features_to_ignore),
-      sample_size=SAMPLE_PAIRS,
-      float_round_ndigits=float_round_ndigits,
-      # A trip may be requested more than once.
-      allow_duplicate_identifiers=True)
+    identifier_features=[id_feature],
+    features_to_ignore=list(features_to_ignore),
+    sample_size=SAMPLE_PAIRS,
+    float_round_ndigits=float_round_ndigits,
+    # A trip may be requested more than once.
+    allow_duplicate_identifiers=True,
+  )
 
 
-def detect(training: Iterable[tf.train.Example],
-           serving: Iterable[tf.train.Example], id_feature: str,
-           features_to_ignore: Sequence[str] = (),
-           float_round_ndigits: int = 4
-           ) -> List[feature_skew_results_pb2.FeatureSkew]:
+def detect(
+  training: Iterable[tf.train.Example],
+  serving: Iterable[tf.train.Example],
+  id_feature: str,
+  features_to_ignore: Sequence[str] = (),
+  float_round_ndigits: int = 4,
+) -> List[feature_skew_results_pb2.FeatureSkew]:
   """DetectSkew on in-memory examples (tests, small inputs)."""
   with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, 'skew.tfrecord')
     with beam.Pipeline() as pipeline:
-      results, _ = ((pipeline | 'Training' >> beam.Create(list(training)),
-                     pipeline | 'Serving' >> beam.Create(list(serving)))
-                    | DetectSkew(id_feature, features_to_ignore,
-                                 float_round_ndigits))
+      results, _ = (
+        pipeline | 'Training' >> beam.Create(list(training)),
+        pipeline | 'Serving' >> beam.Create(list(serving)),
+      ) | DetectSkew(id_feature, features_to_ignore, float_round_ndigits)
       _ = results | validation_api.WriteFeatureSkewResultsToTFRecord(path)
-    return [feature_skew_results_pb2.FeatureSkew.FromString(record)
-            for record in tf.compat.v1.io.tf_record_iterator(path)]
+    return [
+      feature_skew_results_pb2.FeatureSkew.FromString(record)
+      for record in tf.compat.v1.io.tf_record_iterator(path)
+    ]

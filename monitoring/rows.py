@@ -8,6 +8,7 @@ the type of its feature in the schema when that loses nothing (12.0 -> INT 12
 for an INT feature); otherwise it keeps its own type (12.5, or "abc", for an
 INT feature), which ExampleValidator then reports as schema skew.
 """
+
 import base64
 import csv
 import glob
@@ -24,8 +25,7 @@ CSV_SUFFIXES = ('.csv',)
 JSON_SUFFIXES = ('.jsonl', '.json', '.ndjson')
 REQUEST_LOG_PATTERN = 'requests-*.jsonl'
 INT, FLOAT, BYTES = 'int64_list', 'float_list', 'bytes_list'
-_KINDS = {schema_pb2.INT: INT, schema_pb2.FLOAT: FLOAT,
-          schema_pb2.BYTES: BYTES}
+_KINDS = {schema_pb2.INT: INT, schema_pb2.FLOAT: FLOAT, schema_pb2.BYTES: BYTES}
 
 
 class UnreadableInput(ValueError):
@@ -44,17 +44,20 @@ def file_format(path: str) -> str:
   if lower.endswith(JSON_SUFFIXES):
     return 'json'
   raise UnreadableInput(
-      f'{path}: unknown serving data format (expected .csv, .jsonl or .json)')
+    f'{path}: unknown serving data format (expected .csv, .jsonl or .json)'
+  )
 
 
 def data_files(input_base: str, pattern: str) -> List[str]:
   """The files of one span, in name order (request logs: write order)."""
-  paths = sorted(p for p in glob.glob(os.path.join(input_base, pattern))
-                 if os.path.isfile(p))
+  paths = sorted(
+    p for p in glob.glob(os.path.join(input_base, pattern)) if os.path.isfile(p)
+  )
   return [p for p in paths if p.lower().endswith(CSV_SUFFIXES + JSON_SUFFIXES)]
 
 
 # --- Reading rows ---------------------------------------------------------------------------------
+
 
 def csv_header(path: str) -> List[str]:
   with open(path, newline='') as f:
@@ -71,14 +74,18 @@ def parse_csv_line(line: str, header: List[str]) -> Dict[str, Any]:
   values = next(csv.reader(io.StringIO(line)))
   if len(values) != len(header):
     raise UnreadableInput(
-        f'CSV line has {len(values)} values for {len(header)} columns: '
-        f'{line[:200]!r}')
-  return {name: (value if value != '' else None)
-          for name, value in zip(header, values)}
+      f'CSV line has {len(values)} values for {len(header)} columns: '
+      f'{line[:200]!r}'
+    )
+  return {
+    name: (value if value != '' else None)
+    for name, value in zip(header, values)
+  }
 
 
-def parse_json_line(line: str, model_version: Optional[int] = None
-                    ) -> Optional[Dict[str, Any]]:
+def parse_json_line(
+  line: str, model_version: Optional[int] = None
+) -> Optional[Dict[str, Any]]:
   """One JSON line -> its features, or None for a blank line or a request-log
   record of another model version. A line with a `features` object is a
   request-log record; any other object is a row of features."""
@@ -91,15 +98,19 @@ def parse_json_line(line: str, model_version: Optional[int] = None
   if not isinstance(record, dict):
     raise UnreadableInput(f'Not a JSON object: {line[:200]!r}')
   if isinstance(record.get('features'), dict):
-    if model_version is not None and record.get('model_version') is not None \
-        and int(record['model_version']) != int(model_version):
+    if (
+      model_version is not None
+      and record.get('model_version') is not None
+      and int(record['model_version']) != int(model_version)
+    ):
       return None
     return record['features']
   return record
 
 
-def read_rows(path: str, model_version: Optional[int] = None
-              ) -> Iterator[Dict[str, Any]]:
+def read_rows(
+  path: str, model_version: Optional[int] = None
+) -> Iterator[Dict[str, Any]]:
   """Every row of one file (for tests, benchmarks and small inputs; the
   pipeline reads files with Beam)."""
   if file_format(path) == 'csv':
@@ -117,8 +128,9 @@ def read_rows(path: str, model_version: Optional[int] = None
           yield row
 
 
-def check_readable(path: str, model_version: Optional[int] = None,
-                   lines: int = 5) -> None:
+def check_readable(
+  path: str, model_version: Optional[int] = None, lines: int = 5
+) -> None:
   """Raises UnreadableInput unless the first lines of `path` parse."""
   try:
     if file_format(path) == 'csv':
@@ -140,6 +152,7 @@ def check_readable(path: str, model_version: Optional[int] = None,
 
 # --- Typing values --------------------------------------------------------------------------------
 
+
 def _number_from_text(text: str):
   for parse in (int, float):
     try:
@@ -158,8 +171,11 @@ def _typed(value, kind: Optional[str], from_text: bool):
   if isinstance(value, str):
     if value == '':
       return None
-    if from_text or kind in (INT, FLOAT) or value in (
-        'NaN', 'Infinity', '-Infinity'):
+    if (
+      from_text
+      or kind in (INT, FLOAT)
+      or value in ('NaN', 'Infinity', '-Infinity')
+    ):
       number = _number_from_text(value)
       if not isinstance(number, str) and kind != BYTES:
         value = number
@@ -178,8 +194,9 @@ def _typed(value, kind: Optional[str], from_text: bool):
   raise UnreadableInput(f'Unsupported value {value!r}')
 
 
-def to_example(row: Dict[str, Any], kinds: Dict[str, str],
-               from_text: bool = False) -> tf.train.Example:
+def to_example(
+  row: Dict[str, Any], kinds: Dict[str, str], from_text: bool = False
+) -> tf.train.Example:
   """A row of raw features -> tf.Example. `kinds` from feature_kinds(schema);
   `from_text`: values are CSV text (numbers are inferred for every column)."""
   example = tf.train.Example()
@@ -187,8 +204,9 @@ def to_example(row: Dict[str, Any], kinds: Dict[str, str],
   for name, value in row.items():
     kind = kinds.get(name)
     values = value if isinstance(value, list) else [value]
-    typed = [t for t in (_typed(v, kind, from_text) for v in values)
-             if t is not None]
+    typed = [
+      t for t in (_typed(v, kind, from_text) for v in values) if t is not None
+    ]
     if not typed:
       if kind is not None:  # Present but empty, as CsvExampleGen writes it.
         getattr(feature_map[name], kind).SetInParent()
@@ -204,9 +222,11 @@ def to_example(row: Dict[str, Any], kinds: Dict[str, str],
   return example
 
 
-def rows_to_examples(rows: Iterable[Dict[str, Any]],
-                     schema: schema_pb2.Schema,
-                     from_text: bool = False) -> Iterator[tf.train.Example]:
+def rows_to_examples(
+  rows: Iterable[Dict[str, Any]],
+  schema: schema_pb2.Schema,
+  from_text: bool = False,
+) -> Iterator[tf.train.Example]:
   kinds = feature_kinds(schema)
   for row in rows:
     yield to_example(row, kinds, from_text)

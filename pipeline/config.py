@@ -1,4 +1,5 @@
 """The pipeline's configuration: one frozen value built by each runner."""
+
 import dataclasses
 import os
 from typing import Optional, Tuple, Union
@@ -15,6 +16,7 @@ PROJECT_DIR = os.path.dirname(MODELS_DIR)
 @dataclasses.dataclass(frozen=True)
 class QualityGate:
   """What the Evaluator demands of a candidate model on the test split."""
+
   min_auc: float = 0.94
   min_f1: float = 0.80
   # How much AUC a candidate may lose against the last blessed model.
@@ -24,6 +26,7 @@ class QualityGate:
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
   """Everything create_pipeline needs; paths may be local or gs:// / s3://."""
+
   # A RuntimeParameter lets a Kubeflow run form set it.
   data_root: Union[str, data_types.RuntimeParameter]
   pipeline_root: str
@@ -39,7 +42,10 @@ class PipelineConfig:
   # '{"num_steps": 3000}': one can only stand for a whole exec property.
   train_steps: Union[int, data_types.RuntimeParameter] = 3000
   split_weights: Tuple[Tuple[str, int], ...] = (
-      ('train', 8), ('eval', 1), ('test', 1))
+    ('train', 8),
+    ('eval', 1),
+    ('test', 1),
+  )
   quality_gate: QualityGate = QualityGate()
   # Gate on the last blessed model too; False where the orchestrator cannot
   # resolve artifacts of earlier runs (Kubeflow Pipelines' own backend).
@@ -54,5 +60,7 @@ def direct_runner_args(workers: int) -> Tuple[str, ...]:
   CPU)."""
   if workers == 1:
     return ('--direct_running_mode=in_memory', '--direct_num_workers=1')
-  return ('--direct_running_mode=multi_processing',
-          f'--direct_num_workers={workers}')
+  return (
+    '--direct_running_mode=multi_processing',
+    f'--direct_num_workers={workers}',
+  )

@@ -20,6 +20,7 @@ Backends differ where the real ones do:
             hook (TFX's ExampleGen driver) and answers resolver queries from
             the artifacts of earlier runs under the same root.
 """
+
 import argparse
 import dataclasses
 import json
@@ -30,11 +31,9 @@ import sys
 import time
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
-from kfp.pipeline_spec import pipeline_spec_pb2
 import yaml
-
-from google.protobuf import json_format
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
+from kfp.pipeline_spec import pipeline_spec_pb2
 
 BACKENDS = ('kubeflow', 'vertex')
 # The placeholder KFP replaces with the whole ExecutorInput as JSON.
@@ -42,7 +41,8 @@ EXECUTOR_INPUT_PLACEHOLDER = '{{$}}'
 ARTIFACT_LOG = 'artifacts.jsonl'
 OUTPUT_METADATA_FILE = 'executor_output.json'
 _INPUT_METADATA_PLACEHOLDER = re.compile(
-    r"\{\{\$\.inputs\.artifacts\['([^']+)'\]\.metadata\['([^']+)'\]\}\}")
+  r"\{\{\$\.inputs\.artifacts\['([^']+)'\]\.metadata\['([^']+)'\]\}\}"
+)
 _FILTER_TERM = re.compile(r'^([\w.]+)=(?:"(.*)"|(\S+))$')
 
 ExecutorInput = pipeline_spec_pb2.ExecutorInput
@@ -57,8 +57,7 @@ class TaskFailedError(RuntimeError):
     self.log_path = log_path
     with open(log_path) as f:
       self.log_tail = f.read()[-4000:]
-    super().__init__(f'Task {task!r} failed; log {log_path}:\n'
-                     f'{self.log_tail}')
+    super().__init__(f'Task {task!r} failed; log {log_path}:\n{self.log_tail}')
 
 
 class UnsupportedSpecError(ValueError):
@@ -85,13 +84,16 @@ def load_pipeline_spec(path: str) -> pipeline_spec_pb2.PipelineSpec:
 
 def task_dependencies(task: pipeline_spec_pb2.PipelineTaskSpec) -> List[str]:
   """Tasks that must finish first: declared ones and artifact producers."""
-  producers = {spec.task_output_artifact.producer_task
-               for spec in task.inputs.artifacts.values()}
+  producers = {
+    spec.task_output_artifact.producer_task
+    for spec in task.inputs.artifacts.values()
+  }
   return sorted(set(task.dependent_tasks) | producers)
 
 
 def topological_order(
-    tasks: Mapping[str, pipeline_spec_pb2.PipelineTaskSpec]) -> List[str]:
+  tasks: Mapping[str, pipeline_spec_pb2.PipelineTaskSpec],
+) -> List[str]:
   """Task names, each after its dependencies; ties by name, so stable."""
   pending = {name: set(task_dependencies(task)) for name, task in tasks.items()}
   unknown = {dep for deps in pending.values() for dep in deps} - set(tasks)
@@ -115,27 +117,29 @@ def _typed_value(parameter, raw) -> struct_pb2.Value:
   kind = pipeline_spec_pb2.ParameterType
   if parameter.parameter_type == kind.STRING:
     return struct_pb2.Value(
-        string_value=raw if isinstance(raw, str) else json.dumps(raw))
+      string_value=raw if isinstance(raw, str) else json.dumps(raw)
+    )
   if parameter.parameter_type in (kind.NUMBER_INTEGER, kind.NUMBER_DOUBLE):
     return struct_pb2.Value(number_value=float(raw))
   if parameter.parameter_type == kind.BOOLEAN:
-    return struct_pb2.Value(bool_value=(
-        raw if isinstance(raw, bool) else str(raw).lower() == 'true'))
+    return struct_pb2.Value(
+      bool_value=(raw if isinstance(raw, bool) else str(raw).lower() == 'true')
+    )
   value = struct_pb2.Value()
-  json_format.ParseDict(json.loads(raw) if isinstance(raw, str) else raw,
-                        value)
+  json_format.ParseDict(json.loads(raw) if isinstance(raw, str) else raw, value)
   return value
 
 
-def _pipeline_parameters(spec: pipeline_spec_pb2.PipelineSpec,
-                         overrides: Mapping[str, object]
-                         ) -> Dict[str, struct_pb2.Value]:
+def _pipeline_parameters(
+  spec: pipeline_spec_pb2.PipelineSpec, overrides: Mapping[str, object]
+) -> Dict[str, struct_pb2.Value]:
   declared = spec.root.input_definitions.parameters
   unknown = set(overrides) - set(declared)
   if unknown:
     raise UnsupportedSpecError(
-        f'Unknown run parameters {sorted(unknown)}; the pipeline declares '
-        f'{sorted(declared)}')
+      f'Unknown run parameters {sorted(unknown)}; the pipeline declares '
+      f'{sorted(declared)}'
+    )
   values = {}
   for name, parameter in declared.items():
     if name in overrides:
@@ -155,21 +159,23 @@ def _check_supported(spec: pipeline_spec_pb2.PipelineSpec, backend: str):
     if component.WhichOneof('implementation') != 'executor_label':
       raise UnsupportedSpecError(f'Task {name!r}: nested DAGs are not run')
     if task.trigger_policy.condition or task.WhichOneof('iterator'):
-      raise UnsupportedSpecError(f'Task {name!r}: conditions and loops are '
-                                 'not run')
+      raise UnsupportedSpecError(
+        f'Task {name!r}: conditions and loops are not run'
+      )
     if component.output_definitions.parameters:
-      raise UnsupportedSpecError(f'Task {name!r}: output parameters are not '
-                                 'run')
+      raise UnsupportedSpecError(
+        f'Task {name!r}: output parameters are not run'
+      )
     kind = next(iter(executors[component.executor_label]))
     if kind == 'resolver' and backend == 'kubeflow':
       # Kubeflow Pipelines' argo compiler: "resolver executors not
       # implemented".
       raise UnsupportedSpecError(
-          f'Task {name!r} is a resolver; Kubeflow Pipelines cannot run '
-          'resolver executors (compile with --target kubeflow)')
+        f'Task {name!r} is a resolver; Kubeflow Pipelines cannot run '
+        'resolver executors (compile with --target kubeflow)'
+      )
     if kind not in ('container', 'resolver'):
-      raise UnsupportedSpecError(f'Task {name!r}: {kind} executors are not '
-                                 'run')
+      raise UnsupportedSpecError(f'Task {name!r}: {kind} executors are not run')
 
 
 def _executors(spec: pipeline_spec_pb2.PipelineSpec) -> Dict[str, dict]:
@@ -189,26 +195,37 @@ class _ArtifactLog:
   def __init__(self, path: str):
     self._path = path
 
-  def record(self, run_id: str, task: str,
-             outputs: Mapping[str, ArtifactList]):
+  def record(self, run_id: str, task: str, outputs: Mapping[str, ArtifactList]):
     with open(self._path, 'a') as f:
       for key, artifacts in sorted(outputs.items()):
         for artifact in artifacts.artifacts:
-          f.write(json.dumps({
-              'run_id': run_id, 'task': task, 'key': key,
-              'artifact': json_format.MessageToDict(artifact)}) + '\n')
+          f.write(
+            json.dumps(
+              {
+                'run_id': run_id,
+                'task': task,
+                'key': key,
+                'artifact': json_format.MessageToDict(artifact),
+              }
+            )
+            + '\n'
+          )
 
   def artifacts(self) -> List[pipeline_spec_pb2.RuntimeArtifact]:
     if not os.path.exists(self._path):
       return []
     with open(self._path) as f:
-      return [json_format.ParseDict(json.loads(line)['artifact'],
-                                    pipeline_spec_pb2.RuntimeArtifact())
-              for line in f]
+      return [
+        json_format.ParseDict(
+          json.loads(line)['artifact'], pipeline_spec_pb2.RuntimeArtifact()
+        )
+        for line in f
+      ]
 
 
-def _matches(artifact: pipeline_spec_pb2.RuntimeArtifact,
-             query_filter: str) -> bool:
+def _matches(
+  artifact: pipeline_spec_pb2.RuntimeArtifact, query_filter: str
+) -> bool:
   """Evaluates the filters TFX compiles resolvers into: AND-ed terms over
   schema_title, state, name and metadata.<key>.number_value."""
   metadata = json_format.MessageToDict(artifact.metadata)
@@ -225,7 +242,7 @@ def _matches(artifact: pipeline_spec_pb2.RuntimeArtifact,
     elif field == 'name':
       actual = artifact.name
     elif field.startswith('metadata.') and field.endswith('.number_value'):
-      actual = metadata.get(field[len('metadata.'):-len('.number_value')])
+      actual = metadata.get(field[len('metadata.') : -len('.number_value')])
       wanted = float(wanted)
     else:
       raise UnsupportedSpecError(f'Resolver filter field {field!r}')
@@ -234,9 +251,11 @@ def _matches(artifact: pipeline_spec_pb2.RuntimeArtifact,
   return True
 
 
-def resolve(resolver_spec, inputs: Mapping[str, ArtifactList],
-            known: Sequence[pipeline_spec_pb2.RuntimeArtifact]
-            ) -> Dict[str, ArtifactList]:
+def resolve(
+  resolver_spec,
+  inputs: Mapping[str, ArtifactList],
+  known: Sequence[pipeline_spec_pb2.RuntimeArtifact],
+) -> Dict[str, ArtifactList]:
   """The latest known artifact matching each output query; an empty list
   when none does (or an input its query refers to is empty)."""
   outputs = {}
@@ -244,9 +263,13 @@ def resolve(resolver_spec, inputs: Mapping[str, ArtifactList],
     query_filter = query['filter']
     try:
       query_filter = _INPUT_METADATA_PLACEHOLDER.sub(
-          lambda m: str(json_format.MessageToDict(
-              inputs[m.group(1)].artifacts[0].metadata)[m.group(2)]),
-          query_filter)
+        lambda m: str(
+          json_format.MessageToDict(inputs[m.group(1)].artifacts[0].metadata)[
+            m.group(2)
+          ]
+        ),
+        query_filter,
+      )
     except (KeyError, IndexError):
       outputs[key] = ArtifactList()
       continue
@@ -255,12 +278,16 @@ def resolve(resolver_spec, inputs: Mapping[str, ArtifactList],
   return outputs
 
 
-def _substitute(arguments: Iterable[str], executor_input_json: str
-                ) -> List[str]:
-  resolved = [executor_input_json if arg == EXECUTOR_INPUT_PLACEHOLDER
-              else arg for arg in arguments]
-  leftover = [arg for arg in resolved
-              if arg is not executor_input_json and '{{$' in arg]
+def _substitute(
+  arguments: Iterable[str], executor_input_json: str
+) -> List[str]:
+  resolved = [
+    executor_input_json if arg == EXECUTOR_INPUT_PLACEHOLDER else arg
+    for arg in arguments
+  ]
+  leftover = [
+    arg for arg in resolved if arg is not executor_input_json and '{{$' in arg
+  ]
   if leftover:
     raise UnsupportedSpecError(f'Placeholders not substituted: {leftover}')
   return resolved
@@ -268,16 +295,26 @@ def _substitute(arguments: Iterable[str], executor_input_json: str
 
 def _local_command(command: Sequence[str], python: str) -> List[str]:
   if not command or command[0] not in ('python', 'python3'):
-    raise UnsupportedSpecError(f'Container command {list(command)} does not '
-                               'start with python')
+    raise UnsupportedSpecError(
+      f'Container command {list(command)} does not start with python'
+    )
   return [python, *command[1:]]
 
 
 class _Run:
   """One run of a pipeline spec under run_dir."""
 
-  def __init__(self, spec, run_id, run_dir, parameters, backend, python, env,
-               log: _ArtifactLog):
+  def __init__(
+    self,
+    spec,
+    run_id,
+    run_dir,
+    parameters,
+    backend,
+    python,
+    env,
+    log: _ArtifactLog,
+  ):
     self.spec = spec
     self.run_id = run_id
     self.run_dir = run_dir
@@ -294,7 +331,8 @@ class _Run:
     for key, spec in task.inputs.artifacts.items():
       producer = spec.task_output_artifact
       artifacts = self.outputs[producer.producer_task].get(
-          producer.output_artifact_key, ArtifactList())
+        producer.output_artifact_key, ArtifactList()
+      )
       if artifacts.artifacts:  # Absent, as KFP leaves an unresolved input.
         inputs[key] = artifacts
     return inputs
@@ -309,34 +347,51 @@ class _Run:
       elif spec.component_input_parameter:
         value = self.parameters[spec.component_input_parameter]
       else:
-        raise UnsupportedSpecError(f'Task {name!r}: parameter {key!r} has '
-                                   'an unsupported source')
+        raise UnsupportedSpecError(
+          f'Task {name!r}: parameter {key!r} has an unsupported source'
+        )
       executor_input.inputs.parameter_values[key].CopyFrom(value)
     task_dir = os.path.join(self.run_dir, name)
     for key, definition in component.output_definitions.artifacts.items():
       executor_input.outputs.artifacts[key].artifacts.add(
-          name=f'{self.run_id}/{name}/{key}',
-          type=definition.artifact_type,
-          uri=os.path.join(task_dir, key))
+        name=f'{self.run_id}/{name}/{key}',
+        type=definition.artifact_type,
+        uri=os.path.join(task_dir, key),
+      )
     executor_input.outputs.output_file = os.path.join(
-        task_dir, OUTPUT_METADATA_FILE)
+      task_dir, OUTPUT_METADATA_FILE
+    )
     return executor_input
 
-  def _exec(self, name: str, command: Sequence[str], args: Sequence[str],
-            executor_input_json: str, log_path: str):
-    argv = (_local_command(command, self.python)
-            + _substitute(args, executor_input_json))
+  def _exec(
+    self,
+    name: str,
+    command: Sequence[str],
+    args: Sequence[str],
+    executor_input_json: str,
+    log_path: str,
+  ):
+    argv = _local_command(command, self.python) + _substitute(
+      args, executor_input_json
+    )
     with open(log_path, 'a') as log:
       # A scratch working directory: nothing may depend on this checkout's.
       workdir = os.path.join(os.path.dirname(log_path), 'workdir')
       os.makedirs(workdir, exist_ok=True)
-      result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT,
-                              cwd=workdir, env=self.env, check=False)
+      result = subprocess.run(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+        env=self.env,
+        check=False,
+      )
     if result.returncode != 0:
       raise TaskFailedError(name, log_path)
 
-  def _run_container(self, name, task, component, container
-                     ) -> Dict[str, ArtifactList]:
+  def _run_container(
+    self, name, task, component, container
+  ) -> Dict[str, ArtifactList]:
     executor_input = self._executor_input(name, task, component)
     output_file = executor_input.outputs.output_file
     os.makedirs(os.path.dirname(output_file), exist_ok=True)
@@ -344,15 +399,24 @@ class _Run:
     log_path = os.path.join(os.path.dirname(output_file), 'log.txt')
     hook = container.get('lifecycle', {}).get('preCacheCheck')
     if hook and self.backend == 'vertex':
-      self._exec(name, hook['command'], hook.get('args', []),
-                 executor_input_json, log_path)
-    self._exec(name, container.get('command', []), container.get('args', []),
-               executor_input_json, log_path)
+      self._exec(
+        name,
+        hook['command'],
+        hook.get('args', []),
+        executor_input_json,
+        log_path,
+      )
+    self._exec(
+      name,
+      container.get('command', []),
+      container.get('args', []),
+      executor_input_json,
+      log_path,
+    )
     executor_output = pipeline_spec_pb2.ExecutorOutput()
     if os.path.exists(output_file):
       with open(output_file) as f:
-        json_format.Parse(f.read(), executor_output,
-                          ignore_unknown_fields=True)
+        json_format.Parse(f.read(), executor_output, ignore_unknown_fields=True)
     outputs = {}
     # As KFP's launcher: the declared artifact, with what the executor
     # reported about it (metadata such as split names, blessed).
@@ -370,20 +434,26 @@ class _Run:
     component = self.spec.components[task.component_ref.name]
     executor = self.executors[component.executor_label]
     if 'resolver' in executor:
-      outputs = resolve(executor['resolver'], self._input_artifacts(task),
-                        self.log.artifacts())
+      outputs = resolve(
+        executor['resolver'], self._input_artifacts(task), self.log.artifacts()
+      )
     else:
-      outputs = self._run_container(name, task, component,
-                                    executor['container'])
+      outputs = self._run_container(
+        name, task, component, executor['container']
+      )
       self.log.record(self.run_id, name, outputs)
     self.outputs[name] = outputs
 
 
-def run_pipeline(package_path: str, root: str,
-                 parameter_values: Optional[Mapping[str, object]] = None,
-                 backend: str = 'kubeflow', python: str = sys.executable,
-                 env: Optional[Mapping[str, str]] = None,
-                 run_id: Optional[str] = None) -> RunResult:
+def run_pipeline(
+  package_path: str,
+  root: str,
+  parameter_values: Optional[Mapping[str, object]] = None,
+  backend: str = 'kubeflow',
+  python: str = sys.executable,
+  env: Optional[Mapping[str, str]] = None,
+  run_id: Optional[str] = None,
+) -> RunResult:
   """Runs every task of the package; raises TaskFailedError on the first
   failure (downstream tasks do not start, as in KFP)."""
   if backend not in BACKENDS:
@@ -394,9 +464,16 @@ def run_pipeline(package_path: str, root: str,
   run_id = run_id or time.strftime('run-%Y%m%d-%H%M%S')
   run_dir = os.path.join(os.path.abspath(root), run_id)
   os.makedirs(run_dir)
-  run = _Run(spec, run_id, run_dir, parameters, backend, python,
-             dict(os.environ, **(env or {})),
-             _ArtifactLog(os.path.join(os.path.abspath(root), ARTIFACT_LOG)))
+  run = _Run(
+    spec,
+    run_id,
+    run_dir,
+    parameters,
+    backend,
+    python,
+    dict(os.environ, **(env or {})),
+    _ArtifactLog(os.path.join(os.path.abspath(root), ARTIFACT_LOG)),
+  )
   for name in topological_order(spec.root.dag.tasks):
     print(f'[{time.strftime("%H:%M:%S")}] {name}', flush=True)
     run.run_task(name)
@@ -405,13 +482,21 @@ def run_pipeline(package_path: str, root: str,
 
 def _parse_args(argv):
   parser = argparse.ArgumentParser(
-      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+  )
   parser.add_argument('package', help='pipeline YAML or PipelineJob JSON')
-  parser.add_argument('--root', required=True,
-                      help='directory for outputs, logs and the artifact log')
-  parser.add_argument('--param', action='append', default=[],
-                      metavar='NAME=VALUE',
-                      help='run parameter, converted to its declared type')
+  parser.add_argument(
+    '--root',
+    required=True,
+    help='directory for outputs, logs and the artifact log',
+  )
+  parser.add_argument(
+    '--param',
+    action='append',
+    default=[],
+    metavar='NAME=VALUE',
+    help='run parameter, converted to its declared type',
+  )
   parser.add_argument('--backend', choices=BACKENDS, default='kubeflow')
   args = parser.parse_args(argv)
   values = {}

@@ -6,6 +6,7 @@
   may also come from the MLMD_MYSQL_PASSWORD environment variable, so it
   need not appear on a command line.
 """
+
 import argparse
 import os
 import urllib.parse
@@ -25,21 +26,29 @@ def connection_config(uri: str) -> metadata_store_pb2.ConnectionConfig:
       raise ValueError(f'metadata URI {uri!r} names no SQLite file')
     config.sqlite.filename_uri = path
     config.sqlite.connection_mode = (
-        metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE)
+      metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    )
     return config
   if parsed.scheme != 'mysql':
-    raise ValueError(f'metadata URI {uri!r}: expected a path, sqlite:///PATH '
-                     'or mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE')
+    raise ValueError(
+      f'metadata URI {uri!r}: expected a path, sqlite:///PATH '
+      'or mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE'
+    )
   database = parsed.path.lstrip('/')
   if not (parsed.hostname and parsed.username and database):
-    raise ValueError(f'metadata URI {uri!r}: a MySQL URI needs a user, a '
-                     'host and a database: mysql://USER@HOST:PORT/DATABASE')
+    raise ValueError(
+      f'metadata URI {uri!r}: a MySQL URI needs a user, a '
+      'host and a database: mysql://USER@HOST:PORT/DATABASE'
+    )
   config.mysql.host = parsed.hostname
   config.mysql.port = parsed.port or 3306
   config.mysql.database = database
   config.mysql.user = urllib.parse.unquote(parsed.username)
-  password = (urllib.parse.unquote(parsed.password) if parsed.password
-              else os.environ.get(PASSWORD_ENV, ''))
+  password = (
+    urllib.parse.unquote(parsed.password)
+    if parsed.password
+    else os.environ.get(PASSWORD_ENV, '')
+  )
   config.mysql.password = password
   return config
 

@@ -5,6 +5,7 @@ thousands of other lines, and its subprocesses (wheel builds, pip) and Keras
 write to the terminal directly; this shows only the component lines, with
 timings, and sends everything else to `log_path` for when something fails.
 """
+
 import contextlib
 import logging
 import os
@@ -93,7 +94,8 @@ def console_progress(log_path: str) -> Iterator[ProgressHandler]:
   log_file = open(log_path, 'a', buffering=1)
   file_handler = logging.StreamHandler(log_file)
   file_handler.setFormatter(
-      logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
+    logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s')
+  )
   with _terminal_output_to(log_file) as console:
     progress = ProgressHandler(console)
     # Replacing the root handlers also turns later logging.basicConfig()

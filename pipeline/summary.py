@@ -1,4 +1,5 @@
 """What a run did, read back from ML Metadata and its artifacts."""
+
 import dataclasses
 import os
 from typing import Dict, List, Optional
@@ -10,9 +11,9 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.types import artifact_utils
 
 from components import data_gate
+from models.signatures import PROBABILITY
 from pipeline import lineage
 from pipeline.eval_config import DECISION
-from models.signatures import PROBABILITY
 
 
 @dataclasses.dataclass
@@ -20,34 +21,45 @@ class RunSummary:
   rows_per_split: Dict[str, int] = dataclasses.field(default_factory=dict)
   anomalies: List[data_gate.Finding] = dataclasses.field(default_factory=list)
   # Slice name -> metric name -> value, on the Evaluator's split.
-  metrics: Dict[str, Dict[str, float]] = dataclasses.field(
-      default_factory=dict)
+  metrics: Dict[str, Dict[str, float]] = dataclasses.field(default_factory=dict)
   validation_failures: List[str] = dataclasses.field(default_factory=list)
   blessed: Optional[bool] = None
   pushed_to: Optional[str] = None
   cached_nodes: List[str] = dataclasses.field(default_factory=list)
 
 
-def _latest_outputs(store: metadata_store.MetadataStore, pipeline_name: str,
-                    node_id: str, since_ms: int):
+def _latest_outputs(
+  store: metadata_store.MetadataStore,
+  pipeline_name: str,
+  node_id: str,
+  since_ms: int,
+):
   """(execution, {output key: [artifacts]}) of the node's newest execution
   created after `since_ms`, or (None, {})."""
   context = lineage.node_context(store, pipeline_name, node_id)
   if context is None:
     return None, {}
-  executions = [e for e in store.get_executions_by_context(context.id)
-                if e.create_time_since_epoch >= since_ms]
+  executions = [
+    e
+    for e in store.get_executions_by_context(context.id)
+    if e.create_time_since_epoch >= since_ms
+  ]
   if not executions:
     return None, {}
   execution = max(executions, key=lambda e: e.id)
   by_key = lineage.artifacts_by_key(
-      store, store.get_events_by_execution_ids([execution.id]),
-      metadata_store_pb2.Event.OUTPUT)
+    store,
+    store.get_events_by_execution_ids([execution.id]),
+    metadata_store_pb2.Event.OUTPUT,
+  )
   artifact_types = {t.id: t for t in store.get_artifact_types()}
   outputs = {
-      key: [artifact_utils.deserialize_artifact(artifact_types[a.type_id], a)
-            for a in artifacts]
-      for key, artifacts in by_key.items()}
+    key: [
+      artifact_utils.deserialize_artifact(artifact_types[a.type_id], a)
+      for a in artifacts
+    ]
+    for key, artifacts in by_key.items()
+  }
   return execution, outputs
 
 
@@ -58,8 +70,11 @@ def _metric_values(metrics_for_slice) -> Dict[str, float]:
     if key.model_name and key.is_diff:
       continue
     if value.HasField('double_value'):
-      values[f'{key.output_name}/{key.name}' if key.output_name not in (
-          PROBABILITY, DECISION) else key.name] = value.double_value.value
+      values[
+        f'{key.output_name}/{key.name}'
+        if key.output_name not in (PROBABILITY, DECISION)
+        else key.name
+      ] = value.double_value.value
   return values
 
 
@@ -67,8 +82,9 @@ def slice_name(slice_key) -> str:
   return ', '.join(f'{k}={v}' for k, v in slice_key) or 'overall'
 
 
-def summarize(connection_config, pipeline_name: str, node_ids,
-              since_seconds: float) -> RunSummary:
+def summarize(
+  connection_config, pipeline_name: str, node_ids, since_seconds: float
+) -> RunSummary:
   """Reads the outputs of every node that ran (or was cached) since then."""
   store = metadata_store.MetadataStore(connection_config)
   since_ms = int(since_seconds * 1000)
@@ -76,16 +92,21 @@ def summarize(connection_config, pipeline_name: str, node_ids,
   outputs_by_node = {}
   for node_id in node_ids:
     execution, outputs_by_node[node_id] = _latest_outputs(
-        store, pipeline_name, node_id, since_ms)
-    if execution is not None and (execution.last_known_state ==
-                                  metadata_store_pb2.Execution.CACHED):
+      store, pipeline_name, node_id, since_ms
+    )
+    if execution is not None and (
+      execution.last_known_state == metadata_store_pb2.Execution.CACHED
+    ):
       summary.cached_nodes.append(node_id)
 
   statistics = outputs_by_node.get('statistics_gen', {}).get('statistics', [])
   for artifact in statistics:
     for split in artifact_utils.decode_split_names(artifact.split_names):
-      stats = tfdv.load_stats_binary(os.path.join(
-          artifact_utils.get_split_uri([artifact], split), 'FeatureStats.pb'))
+      stats = tfdv.load_stats_binary(
+        os.path.join(
+          artifact_utils.get_split_uri([artifact], split), 'FeatureStats.pb'
+        )
+      )
       summary.rows_per_split[split] = stats.datasets[0].num_examples
 
   validator = outputs_by_node.get('example_validator', {})
@@ -95,22 +116,26 @@ def summarize(connection_config, pipeline_name: str, node_ids,
   evaluation = outputs_by_node.get('evaluator', {})
   for artifact in evaluation.get('evaluation', []):
     for metrics_for_slice in tfma.load_metrics(artifact.uri):
-      name = slice_name(tfma.slicer.deserialize_slice_key(
-          metrics_for_slice.slice_key))
+      name = slice_name(
+        tfma.slicer.deserialize_slice_key(metrics_for_slice.slice_key)
+      )
       summary.metrics.setdefault(name, {}).update(
-          _metric_values(metrics_for_slice))
+        _metric_values(metrics_for_slice)
+      )
     validation = tfma.load_validation_result(artifact.uri)
     for failure in validation.metric_validations_per_slice:
       for failed in failure.failures:
         summary.validation_failures.append(
-            f'{slice_name(tfma.slicer.deserialize_slice_key(failure.slice_key))}'
-            f': {failed.metric_key.name} = {failed.metric_value.double_value.value:.4f}'
-            f' fails {failed.message or "its threshold"}')
+          f'{slice_name(tfma.slicer.deserialize_slice_key(failure.slice_key))}'
+          f': {failed.metric_key.name} = {failed.metric_value.double_value.value:.4f}'
+          f' fails {failed.message or "its threshold"}'
+        )
   for artifact in evaluation.get('blessing', []):
     summary.blessed = bool(artifact.get_int_custom_property('blessed'))
 
   for artifact in outputs_by_node.get('pusher', {}).get('pushed_model', []):
     if artifact.get_int_custom_property('pushed'):
       summary.pushed_to = artifact.get_string_custom_property(
-          'pushed_destination')
+        'pushed_destination'
+      )
   return summary

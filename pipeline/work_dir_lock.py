@@ -5,6 +5,7 @@ the same output directories and the same cache entries. The second run
 refuses at once, naming the run that holds the lock; the lock is released
 by the kernel when the holder exits, even when it is killed.
 """
+
 import contextlib
 import fcntl
 import os
@@ -28,8 +29,8 @@ def exclusive_run(work_dir: str) -> Iterator[None]:
       lock.seek(0)
       holder = lock.read().strip() or 'another process'
       raise WorkDirBusyError(
-          f'another pipeline run ({holder}) is using the work directory '
-          f'{work_dir}; wait for it to finish or use another --work-dir'
+        f'another pipeline run ({holder}) is using the work directory '
+        f'{work_dir}; wait for it to finish or use another --work-dir'
       ) from None
     lock.seek(0)
     lock.truncate()

@@ -4,14 +4,21 @@ The id (`trip_id`) lets a training example be matched with the same trip seen
 at serving time, which feature-skew detection needs. Run once; the result is
 committed as data/taxi/data.csv.
 """
+
 import argparse
 import csv
 import pathlib
 
 import tfx
 
-SOURCE = (pathlib.Path(tfx.__file__).parent / 'examples' /
-          'chicago_taxi_pipeline' / 'data' / 'simple' / 'data.csv')
+SOURCE = (
+  pathlib.Path(tfx.__file__).parent
+  / 'examples'
+  / 'chicago_taxi_pipeline'
+  / 'data'
+  / 'simple'
+  / 'data.csv'
+)
 
 
 def add_trip_ids(source: pathlib.Path, target: pathlib.Path) -> int:
@@ -29,7 +36,8 @@ def add_trip_ids(source: pathlib.Path, target: pathlib.Path) -> int:
 
 if __name__ == '__main__':
   parser = argparse.ArgumentParser(description=__doc__)
-  parser.add_argument('--output', type=pathlib.Path,
-                      default=pathlib.Path('data/taxi/data.csv'))
+  parser.add_argument(
+    '--output', type=pathlib.Path, default=pathlib.Path('data/taxi/data.csv')
+  )
   args = parser.parse_args()
   print(f'wrote {add_trip_ids(SOURCE, args.output)} rows to {args.output}')

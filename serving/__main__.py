@@ -5,33 +5,37 @@ import os
 import sys
 
 # The project's choice; set before TensorFlow is imported anywhere.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 
 def main(argv: list[str] | None = None) -> int:
-    from serving import config as config_module
-    from serving import real_binary
+  from serving import config as config_module
+  from serving import real_binary
 
-    argv = sys.argv[1:] if argv is None else argv
-    parser = config_module.build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.use_real_binary:
-        try:
-            real_binary.exec_real_binary(args, argv)
-        except FileNotFoundError as exc:
-            parser.exit(2, f"error: {exc}\n")
+  argv = sys.argv[1:] if argv is None else argv
+  parser = config_module.build_parser()
+  args = parser.parse_args(argv)
+  logging.basicConfig(
+    level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s'
+  )
+  if args.use_real_binary:
     try:
-        server_config = config_module.config_from_args(args)
-    except (OSError, ValueError) as exc:
-        parser.exit(2, f"error: {exc}\n")
+      real_binary.exec_real_binary(args, argv)
+    except FileNotFoundError as exc:
+      parser.exit(2, f'error: {exc}\n')
+  try:
+    server_config = config_module.config_from_args(args)
+  except (OSError, ValueError) as exc:
+    parser.exit(2, f'error: {exc}\n')
 
-    from serving.server import ModelServer  # Imports TensorFlow: only once we know we serve ourselves.
+  from serving.server import (
+    ModelServer,  # Imports TensorFlow: only once we know we serve ourselves.
+  )
 
-    ModelServer(server_config).run_until_signal()
-    return 0
+  ModelServer(server_config).run_until_signal()
+  return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == '__main__':
+  sys.exit(main())

@@ -7,202 +7,329 @@ import os
 from serving import textproto
 
 TF_SERVING_FLAGS = (
-    "port", "rest_api_port", "rest_api_num_threads", "rest_api_timeout_in_ms", "model_name", "model_base_path",
-    "monitoring_config_file", "enable_batching", "batching_parameters_file", "file_system_poll_wait_seconds",
+  'port',
+  'rest_api_port',
+  'rest_api_num_threads',
+  'rest_api_timeout_in_ms',
+  'model_name',
+  'model_base_path',
+  'monitoring_config_file',
+  'enable_batching',
+  'batching_parameters_file',
+  'file_system_poll_wait_seconds',
 )
-USE_REAL_BINARY_ENV = "SERVING_USE_REAL_BINARY"
-DEFAULT_METRICS_PATH = "/monitoring/prometheus/metrics"
+USE_REAL_BINARY_ENV = 'SERVING_USE_REAL_BINARY'
+DEFAULT_METRICS_PATH = '/monitoring/prometheus/metrics'
 
 
 @dataclasses.dataclass(frozen=True)
 class BatchingParameters:
-    # TF Serving's BasicBatchScheduler defaults.
-    max_batch_size: int = 1000
-    batch_timeout_micros: int = 0
-    max_enqueued_batches: int = 10
-    num_batch_threads: int = max(1, os.cpu_count() or 1)
+  # TF Serving's BasicBatchScheduler defaults.
+  max_batch_size: int = 1000
+  batch_timeout_micros: int = 0
+  max_enqueued_batches: int = 10
+  num_batch_threads: int = max(1, os.cpu_count() or 1)
 
 
 @dataclasses.dataclass(frozen=True)
 class MonitoringConfig:
-    enable: bool = False
-    path: str = DEFAULT_METRICS_PATH
+  enable: bool = False
+  path: str = DEFAULT_METRICS_PATH
 
 
 @dataclasses.dataclass(frozen=True)
 class RequestLogConfig:
-    enabled: bool
-    directory: str
-    sampling_rate: float
-    flush_seconds: float
-    max_file_bytes: int
-    rotate_seconds: float
+  enabled: bool
+  directory: str
+  sampling_rate: float
+  flush_seconds: float
+  max_file_bytes: int
+  rotate_seconds: float
 
 
 @dataclasses.dataclass(frozen=True)
 class ServerConfig:
-    model_name: str
-    model_base_path: str
-    host: str
-    rest_api_port: int
-    grpc_port: int
-    inference_threads: int
-    request_timeout_seconds: float
-    poll_wait_seconds: float
-    version_labels: dict
-    batching: BatchingParameters | None
-    monitoring: MonitoringConfig
-    request_log: RequestLogConfig
-    max_body_bytes: int
-    max_header_bytes: int
-    max_connections: int
-    idle_connection_timeout_seconds: float
-    use_real_binary: bool
+  model_name: str
+  model_base_path: str
+  host: str
+  rest_api_port: int
+  grpc_port: int
+  inference_threads: int
+  request_timeout_seconds: float
+  poll_wait_seconds: float
+  version_labels: dict
+  batching: BatchingParameters | None
+  monitoring: MonitoringConfig
+  request_log: RequestLogConfig
+  max_body_bytes: int
+  max_header_bytes: int
+  max_connections: int
+  idle_connection_timeout_seconds: float
+  use_real_binary: bool
 
 
 def _bool(text: str) -> bool:
-    lowered = str(text).strip().lower()
-    if lowered in ("1", "true", "t", "yes", "y", "on"):
-        return True
-    if lowered in ("0", "false", "f", "no", "n", "off", ""):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+  lowered = str(text).strip().lower()
+  if lowered in ('1', 'true', 't', 'yes', 'y', 'on'):
+    return True
+  if lowered in ('0', 'false', 'f', 'no', 'n', 'off', ''):
+    return False
+  raise argparse.ArgumentTypeError(f'expected true or false, got {text!r}')
 
 
 def _labels(text: str) -> dict:
-    labels = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        label, sep, version = item.partition("=")
-        if not sep or not label or not version.isdigit():
-            raise argparse.ArgumentTypeError(f"expected label=version[,label=version...], got {item!r}")
-        labels[label] = int(version)
-    return labels
+  labels = {}
+  for item in filter(None, (part.strip() for part in text.split(','))):
+    label, sep, version = item.partition('=')
+    if not sep or not label or not version.isdigit():
+      raise argparse.ArgumentTypeError(
+        f'expected label=version[,label=version...], got {item!r}'
+      )
+    labels[label] = int(version)
+  return labels
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m serving",
-        description="Serve a SavedModel over TensorFlow Serving's REST API, with request logging. Flags named like "
-        "tensorflow_model_server's mean the same thing. Booleans take --flag, --flag=true or --flag=false.",
-    )
-    tf = parser.add_argument_group("tensorflow_model_server flags")
-    tf.add_argument("--model_name", default="default", help="Name the model is served under (default: default).")
-    tf.add_argument("--model_base_path", required=True,
-                    help="Directory holding numeric version subdirectories of SavedModels; the highest is served.")
-    tf.add_argument("--rest_api_port", type=int, default=8501, help="REST port (default 8501; 0 picks a free port).")
-    tf.add_argument("--port", type=int, default=0,
-                    help="gRPC port. The Python server has no gRPC API: a non-zero value is only passed on to the "
-                    "real binary (--use_real_binary) and otherwise ignored with a warning.")
-    tf.add_argument("--rest_api_num_threads", type=int, default=max(4, os.cpu_count() or 1),
-                    help="Model-call threads when batching is off (default max(4, CPUs)).")
-    tf.add_argument("--rest_api_timeout_in_ms", type=int, default=30000,
-                    help="Request deadline: slower requests get 504 (default 30000).")
-    tf.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0,
-                    help="Seconds between polls of --model_base_path for new versions (default 1; 0 or less polls "
-                    "once at startup).")
-    tf.add_argument("--monitoring_config_file", default="",
-                    help='Text proto, e.g. prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }.')
-    tf.add_argument("--enable_batching", type=_bool, nargs="?", const=True, default=False,
-                    help="Merge concurrent requests into one model call (server-side batching).")
-    tf.add_argument("--batching_parameters_file", default="",
-                    help="Text proto with max_batch_size, batch_timeout_micros, max_enqueued_batches, "
-                    "num_batch_threads (plain or { value: N } wrappers).")
-    ours = parser.add_argument_group("flags of this server only")
-    ours.add_argument("--rest_api_host", default="127.0.0.1",
-                      help="Address to bind (default 127.0.0.1; use 0.0.0.0 to accept remote clients).")
-    ours.add_argument("--version_labels", type=_labels, default={},
-                      help="Version labels for /labels/<label> routes, e.g. stable=3,canary=4.")
-    ours.add_argument("--enable_request_log", type=_bool, nargs="?", const=True, default=True,
-                      help="Log every predict/classify/regress instance as JSON lines (default true).")
-    ours.add_argument("--request_log_dir", default="",
-                      help="Request log directory (default: work/request_logs/<model_name> under the current dir).")
-    ours.add_argument("--request_log_sampling_rate", type=float, default=1.0,
-                      help="Fraction of requests logged, all instances of a sampled request (default 1.0).")
-    ours.add_argument("--request_log_flush_seconds", type=float, default=1.0,
-                      help="Records reach the file at least this often; a crash loses at most this window (default 1).")
-    ours.add_argument("--request_log_max_file_bytes", type=int, default=64 * 1024 * 1024,
-                      help="Start a new log file past this size (default 64 MiB).")
-    ours.add_argument("--request_log_rotate_seconds", type=float, default=3600.0,
-                      help="Start a new log file after this many seconds (default 3600).")
-    ours.add_argument("--max_body_bytes", type=int, default=16 * 1024 * 1024,
-                      help="Larger request bodies get 413 (default 16 MiB).")
-    ours.add_argument("--max_header_bytes", type=int, default=64 * 1024,
-                      help="Larger request headers close the connection with 400 (default 64 KiB).")
-    ours.add_argument("--max_connections", type=int, default=512,
-                      help="Open connections beyond this are answered 503 and closed (default 512).")
-    ours.add_argument("--idle_connection_timeout_seconds", type=float, default=60.0,
-                      help="Close keep-alive connections idle this long (default 60).")
-    ours.add_argument("--use_real_binary", type=_bool, nargs="?", const=True,
-                      default=_bool(os.environ.get(USE_REAL_BINARY_ENV, "false")),
-                      help=f"Exec tensorflow_model_server from PATH with the TF Serving flags instead of this server "
-                      f"(also env {USE_REAL_BINARY_ENV}=1).")
-    return parser
+  parser = argparse.ArgumentParser(
+    prog='python -m serving',
+    description="Serve a SavedModel over TensorFlow Serving's REST API, with request logging. Flags named like "
+    "tensorflow_model_server's mean the same thing. Booleans take --flag, --flag=true or --flag=false.",
+  )
+  tf = parser.add_argument_group('tensorflow_model_server flags')
+  tf.add_argument(
+    '--model_name',
+    default='default',
+    help='Name the model is served under (default: default).',
+  )
+  tf.add_argument(
+    '--model_base_path',
+    required=True,
+    help='Directory holding numeric version subdirectories of SavedModels; the highest is served.',
+  )
+  tf.add_argument(
+    '--rest_api_port',
+    type=int,
+    default=8501,
+    help='REST port (default 8501; 0 picks a free port).',
+  )
+  tf.add_argument(
+    '--port',
+    type=int,
+    default=0,
+    help='gRPC port. The Python server has no gRPC API: a non-zero value is only passed on to the '
+    'real binary (--use_real_binary) and otherwise ignored with a warning.',
+  )
+  tf.add_argument(
+    '--rest_api_num_threads',
+    type=int,
+    default=max(4, os.cpu_count() or 1),
+    help='Model-call threads when batching is off (default max(4, CPUs)).',
+  )
+  tf.add_argument(
+    '--rest_api_timeout_in_ms',
+    type=int,
+    default=30000,
+    help='Request deadline: slower requests get 504 (default 30000).',
+  )
+  tf.add_argument(
+    '--file_system_poll_wait_seconds',
+    type=float,
+    default=1.0,
+    help='Seconds between polls of --model_base_path for new versions (default 1; 0 or less polls '
+    'once at startup).',
+  )
+  tf.add_argument(
+    '--monitoring_config_file',
+    default='',
+    help='Text proto, e.g. prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }.',
+  )
+  tf.add_argument(
+    '--enable_batching',
+    type=_bool,
+    nargs='?',
+    const=True,
+    default=False,
+    help='Merge concurrent requests into one model call (server-side batching).',
+  )
+  tf.add_argument(
+    '--batching_parameters_file',
+    default='',
+    help='Text proto with max_batch_size, batch_timeout_micros, max_enqueued_batches, '
+    'num_batch_threads (plain or { value: N } wrappers).',
+  )
+  ours = parser.add_argument_group('flags of this server only')
+  ours.add_argument(
+    '--rest_api_host',
+    default='127.0.0.1',
+    help='Address to bind (default 127.0.0.1; use 0.0.0.0 to accept remote clients).',
+  )
+  ours.add_argument(
+    '--version_labels',
+    type=_labels,
+    default={},
+    help='Version labels for /labels/<label> routes, e.g. stable=3,canary=4.',
+  )
+  ours.add_argument(
+    '--enable_request_log',
+    type=_bool,
+    nargs='?',
+    const=True,
+    default=True,
+    help='Log every predict/classify/regress instance as JSON lines (default true).',
+  )
+  ours.add_argument(
+    '--request_log_dir',
+    default='',
+    help='Request log directory (default: work/request_logs/<model_name> under the current dir).',
+  )
+  ours.add_argument(
+    '--request_log_sampling_rate',
+    type=float,
+    default=1.0,
+    help='Fraction of requests logged, all instances of a sampled request (default 1.0).',
+  )
+  ours.add_argument(
+    '--request_log_flush_seconds',
+    type=float,
+    default=1.0,
+    help='Records reach the file at least this often; a crash loses at most this window (default 1).',
+  )
+  ours.add_argument(
+    '--request_log_max_file_bytes',
+    type=int,
+    default=64 * 1024 * 1024,
+    help='Start a new log file past this size (default 64 MiB).',
+  )
+  ours.add_argument(
+    '--request_log_rotate_seconds',
+    type=float,
+    default=3600.0,
+    help='Start a new log file after this many seconds (default 3600).',
+  )
+  ours.add_argument(
+    '--max_body_bytes',
+    type=int,
+    default=16 * 1024 * 1024,
+    help='Larger request bodies get 413 (default 16 MiB).',
+  )
+  ours.add_argument(
+    '--max_header_bytes',
+    type=int,
+    default=64 * 1024,
+    help='Larger request headers close the connection with 400 (default 64 KiB).',
+  )
+  ours.add_argument(
+    '--max_connections',
+    type=int,
+    default=512,
+    help='Open connections beyond this are answered 503 and closed (default 512).',
+  )
+  ours.add_argument(
+    '--idle_connection_timeout_seconds',
+    type=float,
+    default=60.0,
+    help='Close keep-alive connections idle this long (default 60).',
+  )
+  ours.add_argument(
+    '--use_real_binary',
+    type=_bool,
+    nargs='?',
+    const=True,
+    default=_bool(os.environ.get(USE_REAL_BINARY_ENV, 'false')),
+    help=f'Exec tensorflow_model_server from PATH with the TF Serving flags instead of this server '
+    f'(also env {USE_REAL_BINARY_ENV}=1).',
+  )
+  return parser
 
 
 def read_monitoring_config(path: str) -> MonitoringConfig:
-    if not path:
-        return MonitoringConfig()
-    with open(path, encoding="utf-8") as f:
-        fields = textproto.parse(f.read())
-    prometheus = fields.get("prometheus_config", {})
-    if not isinstance(prometheus, dict):
-        raise ValueError(f"{path}: prometheus_config must be a message")
-    metrics_path = prometheus.get("path") or DEFAULT_METRICS_PATH
-    if not str(metrics_path).startswith("/"):
-        raise ValueError(f"{path}: prometheus_config.path must start with '/'")
-    return MonitoringConfig(enable=bool(prometheus.get("enable", False)), path=str(metrics_path))
+  if not path:
+    return MonitoringConfig()
+  with open(path, encoding='utf-8') as f:
+    fields = textproto.parse(f.read())
+  prometheus = fields.get('prometheus_config', {})
+  if not isinstance(prometheus, dict):
+    raise ValueError(f'{path}: prometheus_config must be a message')
+  metrics_path = prometheus.get('path') or DEFAULT_METRICS_PATH
+  if not str(metrics_path).startswith('/'):
+    raise ValueError(f"{path}: prometheus_config.path must start with '/'")
+  return MonitoringConfig(
+    enable=bool(prometheus.get('enable', False)), path=str(metrics_path)
+  )
 
 
 def read_batching_parameters(path: str) -> BatchingParameters:
-    if not path:
-        return BatchingParameters()
-    with open(path, encoding="utf-8") as f:
-        fields = {name: textproto.unwrap(value) for name, value in textproto.parse(f.read()).items()}
-    defaults = BatchingParameters()
-    params = BatchingParameters(
-        max_batch_size=int(fields.get("max_batch_size", defaults.max_batch_size)),
-        batch_timeout_micros=int(fields.get("batch_timeout_micros", defaults.batch_timeout_micros)),
-        max_enqueued_batches=int(fields.get("max_enqueued_batches", defaults.max_enqueued_batches)),
-        num_batch_threads=int(fields.get("num_batch_threads", defaults.num_batch_threads)),
+  if not path:
+    return BatchingParameters()
+  with open(path, encoding='utf-8') as f:
+    fields = {
+      name: textproto.unwrap(value)
+      for name, value in textproto.parse(f.read()).items()
+    }
+  defaults = BatchingParameters()
+  params = BatchingParameters(
+    max_batch_size=int(fields.get('max_batch_size', defaults.max_batch_size)),
+    batch_timeout_micros=int(
+      fields.get('batch_timeout_micros', defaults.batch_timeout_micros)
+    ),
+    max_enqueued_batches=int(
+      fields.get('max_enqueued_batches', defaults.max_enqueued_batches)
+    ),
+    num_batch_threads=int(
+      fields.get('num_batch_threads', defaults.num_batch_threads)
+    ),
+  )
+  if (
+    min(
+      params.max_batch_size,
+      params.max_enqueued_batches,
+      params.num_batch_threads,
     )
-    if min(params.max_batch_size, params.max_enqueued_batches, params.num_batch_threads) < 1:
-        raise ValueError(f"{path}: max_batch_size, max_enqueued_batches and num_batch_threads must be >= 1")
-    if params.batch_timeout_micros < 0:
-        raise ValueError(f"{path}: batch_timeout_micros must be >= 0")
-    return params
+    < 1
+  ):
+    raise ValueError(
+      f'{path}: max_batch_size, max_enqueued_batches and num_batch_threads must be >= 1'
+    )
+  if params.batch_timeout_micros < 0:
+    raise ValueError(f'{path}: batch_timeout_micros must be >= 0')
+  return params
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
-    if not 0.0 <= args.request_log_sampling_rate <= 1.0:
-        raise ValueError("--request_log_sampling_rate must be within [0, 1]")
-    if args.request_log_flush_seconds <= 0:
-        raise ValueError("--request_log_flush_seconds must be > 0")
-    if args.batching_parameters_file and not args.enable_batching:
-        raise ValueError("--batching_parameters_file needs --enable_batching")
-    log_dir = args.request_log_dir or os.path.join("work", "request_logs", args.model_name)
-    return ServerConfig(
-        model_name=args.model_name,
-        model_base_path=os.path.abspath(args.model_base_path),
-        host=args.rest_api_host,
-        rest_api_port=args.rest_api_port,
-        grpc_port=args.port,
-        inference_threads=max(1, args.rest_api_num_threads),
-        request_timeout_seconds=args.rest_api_timeout_in_ms / 1000.0,
-        poll_wait_seconds=args.file_system_poll_wait_seconds,
-        version_labels=dict(args.version_labels),
-        batching=read_batching_parameters(args.batching_parameters_file) if args.enable_batching else None,
-        monitoring=read_monitoring_config(args.monitoring_config_file),
-        request_log=RequestLogConfig(
-            enabled=args.enable_request_log,
-            directory=os.path.abspath(log_dir),
-            sampling_rate=args.request_log_sampling_rate,
-            flush_seconds=args.request_log_flush_seconds,
-            max_file_bytes=args.request_log_max_file_bytes,
-            rotate_seconds=args.request_log_rotate_seconds,
-        ),
-        max_body_bytes=args.max_body_bytes,
-        max_header_bytes=args.max_header_bytes,
-        max_connections=args.max_connections,
-        idle_connection_timeout_seconds=args.idle_connection_timeout_seconds,
-        use_real_binary=args.use_real_binary,
-    )
+  if not 0.0 <= args.request_log_sampling_rate <= 1.0:
+    raise ValueError('--request_log_sampling_rate must be within [0, 1]')
+  if args.request_log_flush_seconds <= 0:
+    raise ValueError('--request_log_flush_seconds must be > 0')
+  if args.batching_parameters_file and not args.enable_batching:
+    raise ValueError('--batching_parameters_file needs --enable_batching')
+  log_dir = args.request_log_dir or os.path.join(
+    'work', 'request_logs', args.model_name
+  )
+  return ServerConfig(
+    model_name=args.model_name,
+    model_base_path=os.path.abspath(args.model_base_path),
+    host=args.rest_api_host,
+    rest_api_port=args.rest_api_port,
+    grpc_port=args.port,
+    inference_threads=max(1, args.rest_api_num_threads),
+    request_timeout_seconds=args.rest_api_timeout_in_ms / 1000.0,
+    poll_wait_seconds=args.file_system_poll_wait_seconds,
+    version_labels=dict(args.version_labels),
+    batching=read_batching_parameters(args.batching_parameters_file)
+    if args.enable_batching
+    else None,
+    monitoring=read_monitoring_config(args.monitoring_config_file),
+    request_log=RequestLogConfig(
+      enabled=args.enable_request_log,
+      directory=os.path.abspath(log_dir),
+      sampling_rate=args.request_log_sampling_rate,
+      flush_seconds=args.request_log_flush_seconds,
+      max_file_bytes=args.request_log_max_file_bytes,
+      rotate_seconds=args.request_log_rotate_seconds,
+    ),
+    max_body_bytes=args.max_body_bytes,
+    max_header_bytes=args.max_header_bytes,
+    max_connections=args.max_connections,
+    idle_connection_timeout_seconds=args.idle_connection_timeout_seconds,
+    use_real_binary=args.use_real_binary,
+  )

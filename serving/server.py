@@ -4,17 +4,16 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 
-import socket
-
 from serving.batching import InferenceQueue
 from serving.config import ServerConfig
+from serving.http_connection import HttpServer, Limits
 from serving.metrics import ServingMetrics
 from serving.model_manager import ModelManager
 from serving.request_log import RequestLogger
-from serving.http_connection import HttpServer, Limits
 from serving.rest_api import ServerContext
 
 LOG = logging.getLogger(__name__)
@@ -22,124 +21,168 @@ DRAIN_SECONDS = 10.0
 
 
 class ModelServer:
-    """Usage: `server = ModelServer(config); server.start(); ...; server.stop()`; or `run_until_signal()`.
+  """Usage: `server = ModelServer(config); server.start(); ...; server.stop()`; or `run_until_signal()`.
 
-    The HTTP server runs on its own asyncio event loop in a background thread, so the server can be embedded
-    in a test or a notebook as well as run from the command line.
-    """
+  The HTTP server runs on its own asyncio event loop in a background thread, so the server can be embedded
+  in a test or a notebook as well as run from the command line.
+  """
 
-    def __init__(self, config: ServerConfig):
-        self.config = config
-        self.metrics = ServingMetrics()
-        self.manager = ModelManager(config.model_name, config.model_base_path, config.poll_wait_seconds,
-                                    config.version_labels, on_version_event=self._on_version_event)
-        self.request_logger = None
-        if config.request_log.enabled:
-            log = config.request_log
-            self.request_logger = RequestLogger(
-                log.directory, log.flush_seconds, log.max_file_bytes, log.rotate_seconds,
-                on_records_written=lambda n: self.metrics.request_log_records.inc(config.model_name, amount=n))
-        batching = config.batching
-        if batching is not None:
-            self.inference_queue = InferenceQueue(
-                num_threads=batching.num_batch_threads, metrics=self.metrics, model_name=config.model_name,
-                max_batch_size=batching.max_batch_size, batch_timeout_micros=batching.batch_timeout_micros,
-                max_enqueued_batches=batching.max_enqueued_batches)
-        else:
-            self.inference_queue = InferenceQueue(num_threads=config.inference_threads, metrics=self.metrics,
-                                                  model_name=config.model_name)
-        self.metrics.add_gauge_function("serving_inference_queue_rows", "Rows waiting for a model call.",
-                                        lambda: self.inference_queue.queued_rows)
-        self.metrics.add_gauge_function("serving_request_log_pending_requests",
-                                        "Requests waiting for the request-log writer.",
-                                        lambda: self.request_logger.pending if self.request_logger else 0)
-        self.context = ServerContext(config=config, manager=self.manager, inference_queue=self.inference_queue,
-                                     metrics=self.metrics, request_logger=self.request_logger)
-        self.port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._http_server: HttpServer | None = None
-        self._thread: threading.Thread | None = None
-        self._stopped = threading.Event()
+  def __init__(self, config: ServerConfig):
+    self.config = config
+    self.metrics = ServingMetrics()
+    self.manager = ModelManager(
+      config.model_name,
+      config.model_base_path,
+      config.poll_wait_seconds,
+      config.version_labels,
+      on_version_event=self._on_version_event,
+    )
+    self.request_logger = None
+    if config.request_log.enabled:
+      log = config.request_log
+      self.request_logger = RequestLogger(
+        log.directory,
+        log.flush_seconds,
+        log.max_file_bytes,
+        log.rotate_seconds,
+        on_records_written=lambda n: self.metrics.request_log_records.inc(
+          config.model_name, amount=n
+        ),
+      )
+    batching = config.batching
+    if batching is not None:
+      self.inference_queue = InferenceQueue(
+        num_threads=batching.num_batch_threads,
+        metrics=self.metrics,
+        model_name=config.model_name,
+        max_batch_size=batching.max_batch_size,
+        batch_timeout_micros=batching.batch_timeout_micros,
+        max_enqueued_batches=batching.max_enqueued_batches,
+      )
+    else:
+      self.inference_queue = InferenceQueue(
+        num_threads=config.inference_threads,
+        metrics=self.metrics,
+        model_name=config.model_name,
+      )
+    self.metrics.add_gauge_function(
+      'serving_inference_queue_rows',
+      'Rows waiting for a model call.',
+      lambda: self.inference_queue.queued_rows,
+    )
+    self.metrics.add_gauge_function(
+      'serving_request_log_pending_requests',
+      'Requests waiting for the request-log writer.',
+      lambda: self.request_logger.pending if self.request_logger else 0,
+    )
+    self.context = ServerContext(
+      config=config,
+      manager=self.manager,
+      inference_queue=self.inference_queue,
+      metrics=self.metrics,
+      request_logger=self.request_logger,
+    )
+    self.port: int | None = None
+    self._loop: asyncio.AbstractEventLoop | None = None
+    self._http_server: HttpServer | None = None
+    self._thread: threading.Thread | None = None
+    self._stopped = threading.Event()
 
-    def _on_version_event(self, event: str, version: int) -> None:
-        path = os.path.join(self.config.model_base_path, str(version))
-        if event == "loaded":
-            self.metrics.load_attempt_count.inc(path, "success")
-            self.metrics.model_version.set(self.config.model_name, value=version)
-        elif event == "load_failed":
-            self.metrics.load_attempt_count.inc(path, "fail")
-        elif event == "unloaded" and self.manager.serving is None:
-            self.metrics.model_version.set(self.config.model_name, value=0)
+  def _on_version_event(self, event: str, version: int) -> None:
+    path = os.path.join(self.config.model_base_path, str(version))
+    if event == 'loaded':
+      self.metrics.load_attempt_count.inc(path, 'success')
+      self.metrics.model_version.set(self.config.model_name, value=version)
+    elif event == 'load_failed':
+      self.metrics.load_attempt_count.inc(path, 'fail')
+    elif event == 'unloaded' and self.manager.serving is None:
+      self.metrics.model_version.set(self.config.model_name, value=0)
 
-    def start(self) -> int:
-        """Loads the model, starts polling and serving; returns the bound REST port."""
-        if self.config.grpc_port:
-            LOG.warning("--port=%d ignored: this server has no gRPC API (REST only). Use --use_real_binary with "
-                        "tensorflow_model_server for gRPC.", self.config.grpc_port)
-        self.manager.start()
-        listener = _bind(self.config.host, self.config.rest_api_port)
-        self.port = listener.getsockname()[1]
-        ready = threading.Event()
-        config = self.config
+  def start(self) -> int:
+    """Loads the model, starts polling and serving; returns the bound REST port."""
+    if self.config.grpc_port:
+      LOG.warning(
+        '--port=%d ignored: this server has no gRPC API (REST only). Use --use_real_binary with '
+        'tensorflow_model_server for gRPC.',
+        self.config.grpc_port,
+      )
+    self.manager.start()
+    listener = _bind(self.config.host, self.config.rest_api_port)
+    self.port = listener.getsockname()[1]
+    ready = threading.Event()
+    config = self.config
 
-        def serve():
-            self._loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(self._loop)
-            self._http_server = HttpServer(
-                self.context.new_exchange,
-                Limits(max_header_bytes=config.max_header_bytes, max_body_bytes=config.max_body_bytes,
-                       max_connections=config.max_connections,
-                       idle_timeout_seconds=config.idle_connection_timeout_seconds,
-                       request_timeout_seconds=config.request_timeout_seconds),
-                on_reject=self.metrics.rejected_connections.inc)
-            self._loop.run_until_complete(self._http_server.start([listener]))
-            self._loop.call_soon(ready.set)
-            self._loop.run_forever()
-            self._loop.close()
+    def serve():
+      self._loop = asyncio.new_event_loop()
+      asyncio.set_event_loop(self._loop)
+      self._http_server = HttpServer(
+        self.context.new_exchange,
+        Limits(
+          max_header_bytes=config.max_header_bytes,
+          max_body_bytes=config.max_body_bytes,
+          max_connections=config.max_connections,
+          idle_timeout_seconds=config.idle_connection_timeout_seconds,
+          request_timeout_seconds=config.request_timeout_seconds,
+        ),
+        on_reject=self.metrics.rejected_connections.inc,
+      )
+      self._loop.run_until_complete(self._http_server.start([listener]))
+      self._loop.call_soon(ready.set)
+      self._loop.run_forever()
+      self._loop.close()
 
-        self._thread = threading.Thread(target=serve, name="rest-api", daemon=True)
-        self._thread.start()
-        ready.wait()
-        LOG.info("REST API for model %s listening on http://%s:%d/v1/models/%s", self.config.model_name,
-                 self.config.host, self.port, self.config.model_name)
-        return self.port
+    self._thread = threading.Thread(target=serve, name='rest-api', daemon=True)
+    self._thread.start()
+    ready.wait()
+    LOG.info(
+      'REST API for model %s listening on http://%s:%d/v1/models/%s',
+      self.config.model_name,
+      self.config.host,
+      self.port,
+      self.config.model_name,
+    )
+    return self.port
 
-    def stop(self) -> None:
-        """Graceful stop: refuse new connections, drain in-flight requests, then flush the request log."""
-        if self._stopped.is_set():
-            return
-        self._stopped.set()
-        if self._loop is not None:
-            asyncio.run_coroutine_threadsafe(self._stop_http(), self._loop).result(timeout=DRAIN_SECONDS + 5)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        self.inference_queue.close()
-        self.manager.stop()
-        if self.request_logger is not None:
-            self.request_logger.close()
-        LOG.info("Server stopped")
+  def stop(self) -> None:
+    """Graceful stop: refuse new connections, drain in-flight requests, then flush the request log."""
+    if self._stopped.is_set():
+      return
+    self._stopped.set()
+    if self._loop is not None:
+      asyncio.run_coroutine_threadsafe(self._stop_http(), self._loop).result(
+        timeout=DRAIN_SECONDS + 5
+      )
+      self._loop.call_soon_threadsafe(self._loop.stop)
+      self._thread.join(timeout=10)
+    self.inference_queue.close()
+    self.manager.stop()
+    if self.request_logger is not None:
+      self.request_logger.close()
+    LOG.info('Server stopped')
 
-    async def _stop_http(self) -> None:
-        self._http_server.stop_accepting()
-        deadline = time.monotonic() + DRAIN_SECONDS
-        while self.context.in_flight > 0 and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        self._http_server.close_all()
-        await asyncio.sleep(0)  # Lets the transports close.
+  async def _stop_http(self) -> None:
+    self._http_server.stop_accepting()
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while self.context.in_flight > 0 and time.monotonic() < deadline:
+      await asyncio.sleep(0.01)
+    self._http_server.close_all()
+    await asyncio.sleep(0)  # Lets the transports close.
 
-    def run_until_signal(self) -> None:
-        """Serves until SIGTERM or SIGINT, then stops gracefully."""
-        stop_requested = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop_requested.set())
-        self.start()
-        while not stop_requested.wait(0.5):
-            pass
-        LOG.info("Signal received: draining requests and flushing the request log")
-        self.stop()
+  def run_until_signal(self) -> None:
+    """Serves until SIGTERM or SIGINT, then stops gracefully."""
+    stop_requested = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+      signal.signal(signum, lambda *_: stop_requested.set())
+    self.start()
+    while not stop_requested.wait(0.5):
+      pass
+    LOG.info('Signal received: draining requests and flushing the request log')
+    self.stop()
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port (IPv4 or IPv6, as the host resolves; port 0 picks a free one)."""
-    family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
-    return socket.create_server((host, port), family=family, backlog=1024)
+  """A listening TCP socket on host:port (IPv4 or IPv6, as the host resolves; port 0 picks a free one)."""
+  family = socket.getaddrinfo(
+    host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+  )[0][0]
+  return socket.create_server((host, port), family=family, backlog=1024)

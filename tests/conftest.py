@@ -1,5 +1,6 @@
 """Shared fixtures: the bundled taxi data, samples of it, and one pipeline run
 on a sample (session-scoped) that tests of later stages build on."""
+
 import csv
 import dataclasses
 import os
@@ -43,6 +44,7 @@ def taxi_rows():
 @dataclasses.dataclass(frozen=True)
 class PipelineRun:
   """A finished local_runner.py run on a small sample of the taxi data."""
+
   data_root: pathlib.Path
   work_dir: pathlib.Path
   serving_model_dir: pathlib.Path
@@ -60,16 +62,35 @@ E2E_ROWS = 2000
 E2E_ARGS = ('--train-steps', '200', '--min-auc', '0.8', '--min-f1', '0.5')
 
 
-def run_local_runner(data_root, work_dir, serving_model_dir, *extra_args,
-                     timeout=900) -> PipelineRun:
-  command = [sys.executable, str(PROJECT_DIR / 'local_runner.py'),
-             '--data-root', str(data_root), '--work-dir', str(work_dir),
-             '--serving-model-dir', str(serving_model_dir), *extra_args]
-  result = subprocess.run(command, capture_output=True, text=True,
-                          timeout=timeout, cwd=PROJECT_DIR, check=False)
-  return PipelineRun(pathlib.Path(data_root), pathlib.Path(work_dir),
-                     pathlib.Path(serving_model_dir),
-                     result.stdout + result.stderr, result.returncode)
+def run_local_runner(
+  data_root, work_dir, serving_model_dir, *extra_args, timeout=900
+) -> PipelineRun:
+  command = [
+    sys.executable,
+    str(PROJECT_DIR / 'local_runner.py'),
+    '--data-root',
+    str(data_root),
+    '--work-dir',
+    str(work_dir),
+    '--serving-model-dir',
+    str(serving_model_dir),
+    *extra_args,
+  ]
+  result = subprocess.run(
+    command,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    cwd=PROJECT_DIR,
+    check=False,
+  )
+  return PipelineRun(
+    pathlib.Path(data_root),
+    pathlib.Path(work_dir),
+    pathlib.Path(serving_model_dir),
+    result.stdout + result.stderr,
+    result.returncode,
+  )
 
 
 @pytest.fixture(scope='session')
@@ -78,7 +99,8 @@ def trained_pipeline(tmp_path_factory) -> PipelineRun:
   ends with a pushed model under serving_model_dir."""
   root = tmp_path_factory.mktemp('e2e')
   write_rows(root / 'data' / 'data.csv', sample_rows(E2E_ROWS))
-  run = run_local_runner(root / 'data', root / 'work', root / 'serving',
-                         *E2E_ARGS)
+  run = run_local_runner(
+    root / 'data', root / 'work', root / 'serving', *E2E_ARGS
+  )
   assert run.returncode == 0, run.output[-5000:]
   return run

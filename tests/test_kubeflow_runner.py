@@ -1,6 +1,7 @@
 """kubeflow_runner.py: the package it compiles, and a run of that package
 task by task through the containers' own commands (pipeline/
 kfp_local_launcher.py), ending with a pushed model that serves."""
+
 import json
 import math
 import os
@@ -15,26 +16,41 @@ import local_runner
 from models import features
 from pipeline import kfp_local_launcher
 from pipeline.pipeline import create_pipeline
-from tests.conftest import E2E_ARGS, E2E_ROWS, PROJECT_DIR, sample_rows
-from tests.conftest import write_rows
+from tests.conftest import (
+  E2E_ARGS,
+  E2E_ROWS,
+  PROJECT_DIR,
+  sample_rows,
+  write_rows,
+)
 
 RESOLVER = 'latest_blessed_model_resolver'
 DATA_COMPONENTS = ('example_gen', 'statistics_gen', 'transform', 'evaluator')
 # Differs from the compiled default, so the run form's value must win.
-RUN_TRAIN_ARGS = json.dumps({
+RUN_TRAIN_ARGS = json.dumps(
+  {
     'num_steps': int(E2E_ARGS[E2E_ARGS.index('--train-steps') + 1]),
-    'splits': ['train']})
+    'splits': ['train'],
+  }
+)
 
 
 def compile_package(out_dir, *extra_args):
   """Compiles into out_dir; returns (yaml path, PipelineJob JSON path)."""
   output = os.path.join(out_dir, 'taxi_pipeline.yaml')
-  args = ['--pipeline-root', os.path.join(out_dir, 'root'),
-          '--data-root', os.path.join(out_dir, 'data'),
-          '--serving-model-dir', os.path.join(out_dir, 'serving'),
-          '--output', output, *extra_args]
+  args = [
+    '--pipeline-root',
+    os.path.join(out_dir, 'root'),
+    '--data-root',
+    os.path.join(out_dir, 'data'),
+    '--serving-model-dir',
+    os.path.join(out_dir, 'serving'),
+    '--output',
+    output,
+    *extra_args,
+  ]
   assert kubeflow_runner.main(args) == 0
-  return output, output[:-len('.yaml')] + kubeflow_runner.JOB_SUFFIX
+  return output, output[: -len('.yaml')] + kubeflow_runner.JOB_SUFFIX
 
 
 def executor_args(spec, task):
@@ -45,28 +61,37 @@ def executor_args(spec, task):
 
 def node_graph(nodes_and_upstreams):
   """(nodes, edges) with resolver tasks folded back into their DSL node."""
+
   def node(name):
     return RESOLVER if name.startswith(RESOLVER) else name
+
   nodes, edges = set(), set()
   for name, upstreams in nodes_and_upstreams:
     nodes.add(node(name))
-    edges |= {(node(up), node(name)) for up in upstreams
-              if node(up) != node(name)}
+    edges |= {
+      (node(up), node(name)) for up in upstreams if node(up) != node(name)
+    }
   return nodes, edges
 
 
 def local_graph(tmp_path):
   (tmp_path / 'data').mkdir(exist_ok=True)
-  config = local_runner.build_config(local_runner.parse_args(
-      ['--data-root', str(tmp_path / 'data'), '--work-dir', str(tmp_path)]))
-  return node_graph((c.id, [u.id for u in c.upstream_nodes])
-                    for c in create_pipeline(config).components)
+  config = local_runner.build_config(
+    local_runner.parse_args(
+      ['--data-root', str(tmp_path / 'data'), '--work-dir', str(tmp_path)]
+    )
+  )
+  return node_graph(
+    (c.id, [u.id for u in c.upstream_nodes])
+    for c in create_pipeline(config).components
+  )
 
 
 def compiled_graph(spec):
   return node_graph(
-      (name, kfp_local_launcher.task_dependencies(task))
-      for name, task in spec.root.dag.tasks.items())
+    (name, kfp_local_launcher.task_dependencies(task))
+    for name, task in spec.root.dag.tasks.items()
+  )
 
 
 @pytest.fixture(scope='module')
@@ -76,17 +101,18 @@ def kubeflow_package(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def vertex_package(tmp_path_factory):
-  return compile_package(str(tmp_path_factory.mktemp('vertex')),
-                         '--target', 'vertex')
+  return compile_package(
+    str(tmp_path_factory.mktemp('vertex')), '--target', 'vertex'
+  )
 
 
 def test_package_is_a_pipeline_spec_the_kfp_api_server_accepts(
-    kubeflow_package):
+  kubeflow_package,
+):
   spec = kfp_local_launcher.load_pipeline_spec(kubeflow_package[0])
   # The API server refuses any other schema version.
   assert spec.schema_version == '2.1.0'
-  assert re.fullmatch(r'[a-z0-9]([-a-z0-9]*[a-z0-9])?',
-                      spec.pipeline_info.name)
+  assert re.fullmatch(r'[a-z0-9]([-a-z0-9]*[a-z0-9])?', spec.pipeline_info.name)
   assert spec.root.dag.tasks
 
 
@@ -98,42 +124,59 @@ def test_job_json_is_the_same_pipeline_for_vertex(kubeflow_package):
     assert job['pipelineSpec'] == yaml.safe_load(f)
   kfp_local_launcher.json_format.ParseDict(job, pipeline_spec_pb2.PipelineJob())
   assert job['runtimeConfig']['parameterValues'] == {
-      'data_root': os.path.join(os.path.dirname(yaml_path), 'data'),
-      'train_args': '{"num_steps": 3000}'}
+    'data_root': os.path.join(os.path.dirname(yaml_path), 'data'),
+    'train_args': '{"num_steps": 3000}',
+  }
 
 
 def test_vertex_package_has_the_local_pipelines_components_and_edges(
-    vertex_package, tmp_path):
+  vertex_package, tmp_path
+):
   spec = kfp_local_launcher.load_pipeline_spec(vertex_package[0])
   assert compiled_graph(spec) == local_graph(tmp_path)
   # TFX splits the resolver into two queries of ML Metadata.
-  assert {f'{RESOLVER}-model-blessing-resolver',
-          f'{RESOLVER}-model-resolver'} <= set(spec.root.dag.tasks)
+  assert {
+    f'{RESOLVER}-model-blessing-resolver',
+    f'{RESOLVER}-model-resolver',
+  } <= set(spec.root.dag.tasks)
 
 
 def test_kubeflow_package_is_the_local_pipeline_without_the_resolver(
-    kubeflow_package, tmp_path):
+  kubeflow_package, tmp_path
+):
   spec = kfp_local_launcher.load_pipeline_spec(kubeflow_package[0])
   local_nodes, local_edges = local_graph(tmp_path)
   assert compiled_graph(spec) == (
-      local_nodes - {RESOLVER},
-      {edge for edge in local_edges if RESOLVER not in edge})
+    local_nodes - {RESOLVER},
+    {edge for edge in local_edges if RESOLVER not in edge},
+  )
 
 
 def test_run_form_offers_data_root_and_train_args(kubeflow_package):
   spec = kfp_local_launcher.load_pipeline_spec(kubeflow_package[0])
   declared = spec.root.input_definitions.parameters
   string = pipeline_spec_pb2.ParameterType.STRING
-  assert {name: (p.parameter_type, p.default_value.string_value)
-          for name, p in declared.items()} == {
-              'data_root': (string, os.path.join(
-                  os.path.dirname(kubeflow_package[0]), 'data')),
-              'train_args': (string, '{"num_steps": 3000}')}
+  assert {
+    name: (p.parameter_type, p.default_value.string_value)
+    for name, p in declared.items()
+  } == {
+    'data_root': (
+      string,
+      os.path.join(os.path.dirname(kubeflow_package[0]), 'data'),
+    ),
+    'train_args': (string, '{"num_steps": 3000}'),
+  }
   tasks = spec.root.dag.tasks
-  assert tasks['example_gen'].inputs.parameters[
-      'input_base'].component_input_parameter == 'data_root'
-  assert tasks['trainer'].inputs.parameters[
-      'train_args'].component_input_parameter == 'train_args'
+  assert (
+    tasks['example_gen']
+    .inputs.parameters['input_base']
+    .component_input_parameter
+    == 'data_root'
+  )
+  assert (
+    tasks['trainer'].inputs.parameters['train_args'].component_input_parameter
+    == 'train_args'
+  )
 
 
 def test_compiling_twice_gives_identical_files(tmp_path):
@@ -144,66 +187,103 @@ def test_compiling_twice_gives_identical_files(tmp_path):
 
 
 def test_schema_is_read_where_the_dockerfile_installs_the_project(
-    kubeflow_package):
+  kubeflow_package,
+):
   spec = kfp_local_launcher.load_pipeline_spec(kubeflow_package[0])
-  schema_file = spec.root.dag.tasks['schema_importer'].inputs.parameters[
-      'schema_file'].runtime_value.constant.string_value
-  assert schema_file == f'{kubeflow_runner.IMAGE_PROJECT_DIR}/schema/schema.pbtxt'
+  schema_file = (
+    spec.root.dag.tasks['schema_importer']
+    .inputs.parameters['schema_file']
+    .runtime_value.constant.string_value
+  )
+  assert (
+    schema_file == f'{kubeflow_runner.IMAGE_PROJECT_DIR}/schema/schema.pbtxt'
+  )
   dockerfile = (PROJECT_DIR / 'Dockerfile').read_text()
   assert f'WORKDIR {kubeflow_runner.IMAGE_PROJECT_DIR}\n' in dockerfile
   assert 'COPY schema ./schema\n' in dockerfile
-  assert re.search(r'^FROM gcr\.io/tfx-oss-public/tfx:1\.16\.0$', dockerfile,
-                   re.M)
+  assert re.search(
+    r'^FROM gcr\.io/tfx-oss-public/tfx:1\.16\.0$', dockerfile, re.M
+  )
 
 
 def test_data_components_scale_out_on_direct_runner_processes(tmp_path):
   spec = kfp_local_launcher.load_pipeline_spec(
-      compile_package(str(tmp_path), '--beam-workers', '4')[0])
+    compile_package(str(tmp_path), '--beam-workers', '4')[0]
+  )
   for task in DATA_COMPONENTS:
     assert executor_args(spec, task)[-3:] == [
-        '--runner=DirectRunner', '--direct_running_mode=multi_processing',
-        '--direct_num_workers=4'], task
+      '--runner=DirectRunner',
+      '--direct_running_mode=multi_processing',
+      '--direct_num_workers=4',
+    ], task
 
 
-@pytest.mark.parametrize('runner, options', [
-    ('DataflowRunner', ['--project=my-project', '--region=europe-west1',
-                        '--temp_location=gs://my-bucket/tmp']),
-    ('FlinkRunner', ['--flink_master=flink-jobmanager:8081',
-                     '--environment_type=EXTERNAL',
-                     '--environment_config=localhost:50000']),
-])
+@pytest.mark.parametrize(
+  'runner, options',
+  [
+    (
+      'DataflowRunner',
+      [
+        '--project=my-project',
+        '--region=europe-west1',
+        '--temp_location=gs://my-bucket/tmp',
+      ],
+    ),
+    (
+      'FlinkRunner',
+      [
+        '--flink_master=flink-jobmanager:8081',
+        '--environment_type=EXTERNAL',
+        '--environment_config=localhost:50000',
+      ],
+    ),
+  ],
+)
 def test_data_components_get_the_distributed_runners_options(
-    tmp_path, runner, options):
-  spec = kfp_local_launcher.load_pipeline_spec(compile_package(
-      str(tmp_path), '--beam-runner', runner,
-      *[f'--beam-arg={option}' for option in options])[0])
+  tmp_path, runner, options
+):
+  spec = kfp_local_launcher.load_pipeline_spec(
+    compile_package(
+      str(tmp_path),
+      '--beam-runner',
+      runner,
+      *[f'--beam-arg={option}' for option in options],
+    )[0]
+  )
   for task in DATA_COMPONENTS:
-    assert executor_args(spec, task)[-1 - len(options):] == [
-        f'--runner={runner}', *options], task
-  assert f'--runner={runner}' in spec.deployment_spec['executors'][
-      'example_gen_executor']['container']['lifecycle']['preCacheCheck'][
-          'args']
+    assert executor_args(spec, task)[-1 - len(options) :] == [
+      f'--runner={runner}',
+      *options,
+    ], task
+  assert (
+    f'--runner={runner}'
+    in spec.deployment_spec['executors']['example_gen_executor']['container'][
+      'lifecycle'
+    ]['preCacheCheck']['args']
+  )
 
 
 def test_distributed_runner_without_its_required_options_is_refused(capsys):
   with pytest.raises(SystemExit):
-    kubeflow_runner.parse_args(['--beam-runner', 'DataflowRunner',
-                                '--beam-arg=--project=my-project'])
+    kubeflow_runner.parse_args(
+      ['--beam-runner', 'DataflowRunner', '--beam-arg=--project=my-project']
+    )
   assert '--region' in capsys.readouterr().err
 
 
 def test_serving_dir_defaults_next_to_the_pipeline_root():
-  config = kubeflow_runner.build_config(kubeflow_runner.parse_args(
-      ['--pipeline-root', 's3://bucket/tfx/pipelines']))
+  config = kubeflow_runner.build_config(
+    kubeflow_runner.parse_args(['--pipeline-root', 's3://bucket/tfx/pipelines'])
+  )
   assert config.pipeline_root == 's3://bucket/tfx/pipelines/taxi'
   assert config.serving_model_dir == 's3://bucket/tfx/serving/taxi'
   assert config.metadata_uri is None
 
 
 def test_kubeflow_backend_refuses_the_vertex_package_before_running(
-    vertex_package, tmp_path):
-  with pytest.raises(kfp_local_launcher.UnsupportedSpecError,
-                     match='resolver'):
+  vertex_package, tmp_path
+):
+  with pytest.raises(kfp_local_launcher.UnsupportedSpecError, match='resolver'):
     kfp_local_launcher.run_pipeline(vertex_package[0], str(tmp_path))
   assert not os.listdir(tmp_path)
 
@@ -216,12 +296,20 @@ def image_env():
 
 def serving_inputs(rows):
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
   def number(value):
     return float(value) if value != '' else math.nan
-  inputs = {key: tf.constant([number(r[key]) for r in rows], tf.float32)
-            for key in features.NUMERIC_FEATURES}
-  inputs.update({key: tf.constant([r[key] for r in rows])
-                 for key in features.STRING_FEATURES})
+
+  inputs = {
+    key: tf.constant([number(r[key]) for r in rows], tf.float32)
+    for key in features.NUMERIC_FEATURES
+  }
+  inputs.update(
+    {
+      key: tf.constant([r[key] for r in rows])
+      for key in features.STRING_FEATURES
+    }
+  )
   return inputs
 
 
@@ -234,17 +322,25 @@ def launched_run(tmp_path_factory):
   # The compiled default data root does not exist, so the run parameters
   # must win. This checkout stands in for the image's /pipeline.
   package, _ = compile_package(
-      str(root), '--image-project-dir', str(PROJECT_DIR), '--beam-workers',
-      '1', *E2E_ARGS)
+    str(root),
+    '--image-project-dir',
+    str(PROJECT_DIR),
+    '--beam-workers',
+    '1',
+    *E2E_ARGS,
+  )
   result = kfp_local_launcher.run_pipeline(
-      package, str(root / 'launcher'),
-      {'data_root': str(root / 'csv'), 'train_args': RUN_TRAIN_ARGS},
-      env={**image_env(), 'TF_CPP_MIN_LOG_LEVEL': '3'})
+    package,
+    str(root / 'launcher'),
+    {'data_root': str(root / 'csv'), 'train_args': RUN_TRAIN_ARGS},
+    env={**image_env(), 'TF_CPP_MIN_LOG_LEVEL': '3'},
+  )
   return root, result
 
 
 def test_package_runs_to_a_pushed_model_that_serves(launched_run):
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
   root, result = launched_run
   pushed = result.outputs['pusher']['pushed_model'].artifacts[0]
   metadata = kfp_local_launcher.json_format.MessageToDict(pushed.metadata)
@@ -254,7 +350,8 @@ def test_package_runs_to_a_pushed_model_that_serves(launched_run):
   assert os.path.basename(version_dir).isdigit()  # TF Serving's layout.
   model = tf.saved_model.load(version_dir)
   probabilities = model.signatures['serving_default'](
-      **serving_inputs(sample_rows(5, seed=11)))['probability'].numpy()
+    **serving_inputs(sample_rows(5, seed=11))
+  )['probability'].numpy()
   assert probabilities.shape == (5,)
   assert ((probabilities >= 0) & (probabilities <= 1)).all()
 
@@ -266,20 +363,28 @@ def test_run_parameter_reached_the_trainer(launched_run):
 
 
 def test_a_vertex_run_would_resolve_this_runs_blessed_model(
-    launched_run, vertex_package):
+  launched_run, vertex_package
+):
   """The resolver queries of the vertex package, against the artifacts the
   run recorded, find its blessing and then the model it blessed."""
   root, result = launched_run
   spec = kfp_local_launcher.load_pipeline_spec(vertex_package[0])
   executors = kfp_local_launcher.json_format.MessageToDict(
-      spec.deployment_spec)['executors']
+    spec.deployment_spec
+  )['executors']
   known = kfp_local_launcher._ArtifactLog(  # pylint: disable=protected-access
-      str(root / 'launcher' / kfp_local_launcher.ARTIFACT_LOG)).artifacts()
+    str(root / 'launcher' / kfp_local_launcher.ARTIFACT_LOG)
+  ).artifacts()
   blessing = kfp_local_launcher.resolve(
-      executors[f'{RESOLVER}-model-blessing-resolver_executor']['resolver'],
-      {}, known)
+    executors[f'{RESOLVER}-model-blessing-resolver_executor']['resolver'],
+    {},
+    known,
+  )
   model = kfp_local_launcher.resolve(
-      executors[f'{RESOLVER}-model-resolver_executor']['resolver'],
-      {'input': blessing['model_blessing']}, known)
+    executors[f'{RESOLVER}-model-resolver_executor']['resolver'],
+    {'input': blessing['model_blessing']},
+    known,
+  )
   assert [a.name for a in model['model'].artifacts] == [
-      f'{result.run_id}/trainer/model']
+    f'{result.run_id}/trainer/model'
+  ]

@@ -16,16 +16,23 @@ def test_publish_creates_a_complete_numeric_version(tmp_path):
   target = atomic_pusher.publish(str(_model(tmp_path)), str(base))
   assert os.path.basename(target).isdigit()
   assert sorted(os.listdir(base)) == [os.path.basename(target)]
-  assert (base / os.path.basename(target) / 'variables' /
-          'variables.index').read_text() == 'v'
+  assert (
+    base / os.path.basename(target) / 'variables' / 'variables.index'
+  ).read_text() == 'v'
 
 
 def test_versions_increase_even_within_one_second(tmp_path):
   base = tmp_path / 'serving'
-  first = int(os.path.basename(
-      atomic_pusher.publish(str(_model(tmp_path, 'a')), str(base))))
-  second = int(os.path.basename(
-      atomic_pusher.publish(str(_model(tmp_path / 'b', 'b')), str(base))))
+  first = int(
+    os.path.basename(
+      atomic_pusher.publish(str(_model(tmp_path, 'a')), str(base))
+    )
+  )
+  second = int(
+    os.path.basename(
+      atomic_pusher.publish(str(_model(tmp_path / 'b', 'b')), str(base))
+    )
+  )
   assert second > first
 
 

@@ -1,5 +1,6 @@
 """components.custom_config: what pack stores, unpack reads back from the
 JSON form in which TFX hands exec_properties to an executor."""
+
 from tfx.utils import proto_utils
 
 from components import custom_config

@@ -4,7 +4,8 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from components import data_gate
 
-ANOMALIES = text_format.Parse('''
+ANOMALIES = text_format.Parse(
+  """
   anomaly_info {
     key: "payment_type"
     value {
@@ -21,18 +22,23 @@ ANOMALIES = text_format.Parse('''
       reason { type: UNEXPECTED_DATA_TYPE short_description: "Unexpected data type" }
     }
   }
-''', anomalies_pb2.Anomalies())
+""",
+  anomalies_pb2.Anomalies(),
+)
 
 
 def test_describe_names_split_feature_kind_and_description():
   findings = data_gate.describe('train', ANOMALIES)
   assert findings == [
-      data_gate.Finding('train', 'fare', 'UNEXPECTED_DATA_TYPE',
-                        'Unexpected data type'),
-      data_gate.Finding('train', 'payment_type',
-                        'ENUM_TYPE_UNEXPECTED_STRING_VALUES',
-                        'Examples contain values missing from the schema: '
-                        'Bitcoin (~1%).'),
+    data_gate.Finding(
+      'train', 'fare', 'UNEXPECTED_DATA_TYPE', 'Unexpected data type'
+    ),
+    data_gate.Finding(
+      'train',
+      'payment_type',
+      'ENUM_TYPE_UNEXPECTED_STRING_VALUES',
+      'Examples contain values missing from the schema: Bitcoin (~1%).',
+    ),
   ]
 
 

@@ -10,9 +10,16 @@ WEIGHTS = [8, 1, 1]
 
 
 def _strata(rows):
-  return [features.split_stratum({
-      'tips': float(r['tips']), 'fare': float(r['fare']),
-      'payment_type': r['payment_type'].encode()}) for r in rows]
+  return [
+    features.split_stratum(
+      {
+        'tips': float(r['tips']),
+        'fare': float(r['fare']),
+        'payment_type': r['payment_type'].encode(),
+      }
+    )
+    for r in rows
+  ]
 
 
 def _assign(rows):
@@ -22,9 +29,13 @@ def _assign(rows):
   for stratum, h in zip(strata, hashes):
     by_stratum.setdefault(stratum, []).append(h)
   cuts = stratified_split.split_boundaries(by_stratum, WEIGHTS)
-  return ([stratified_split.split_index(cuts, stratum, h)
-           for stratum, h in zip(strata, hashes)],
-          [label for label, _ in strata])
+  return (
+    [
+      stratified_split.split_index(cuts, stratum, h)
+      for stratum, h in zip(strata, hashes)
+    ],
+    [label for label, _ in strata],
+  )
 
 
 def _max_rate_gap_points(rows):
@@ -52,8 +63,12 @@ def test_every_split_keeps_the_label_rate_on_200_rows(seed):
 
 
 def test_allocation_assigns_every_row_once():
-  strata = {(True, b'Card'): 45, (False, b'Card'): 20, (False, b'Cash'): 135,
-            (None, b'Cash'): 3}
+  strata = {
+    (True, b'Card'): 45,
+    (False, b'Card'): 20,
+    (False, b'Cash'): 135,
+    (None, b'Cash'): 3,
+  }
   counts = stratified_split.allocate(strata, WEIGHTS)
   for stratum, total in strata.items():
     assert sum(split[stratum] for split in counts) == total
@@ -65,8 +80,9 @@ def test_payment_type_is_balanced_within_each_label():
   card_share = []
   for split in range(len(WEIGHTS)):
     members = [r for s, r in zip(splits, rows) if s == split]
-    card_share.append(sum(r['payment_type'] == 'Credit Card'
-                          for r in members) / len(members))
+    card_share.append(
+      sum(r['payment_type'] == 'Credit Card' for r in members) / len(members)
+    )
   assert max(card_share) - min(card_share) < 0.002
 
 
@@ -79,5 +95,6 @@ def test_assignment_is_independent_of_row_order():
 
 def test_row_hash_is_stable_and_fits_a_signed_64_bit_integer():
   assert stratified_split.row_hash(b'trip-000001') == (
-      stratified_split.row_hash(b'trip-000001'))
+    stratified_split.row_hash(b'trip-000001')
+  )
   assert 0 <= stratified_split.row_hash(b'x') < 2**63

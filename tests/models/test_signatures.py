@@ -1,4 +1,5 @@
 """The pushed model's signatures agree: raw tensors vs serialized tf.Example."""
+
 import json
 import math
 import os
@@ -13,7 +14,8 @@ from models import features
 from tests.conftest import PROJECT_DIR, read_rows
 
 SCHEMA = text_format.Parse(
-    (PROJECT_DIR / 'schema' / 'schema.pbtxt').read_text(), schema_pb2.Schema())
+  (PROJECT_DIR / 'schema' / 'schema.pbtxt').read_text(), schema_pb2.Schema()
+)
 TYPES = {f.name: f.type for f in SCHEMA.feature}
 
 
@@ -36,7 +38,8 @@ def _raw_tensors(rows) -> dict:
   tensors = {}
   for name in features.NUMERIC_FEATURES:
     tensors[name] = tf.constant(
-        [float(r[name]) if r[name] else math.nan for r in rows], tf.float32)
+      [float(r[name]) if r[name] else math.nan for r in rows], tf.float32
+    )
   for name in features.STRING_FEATURES:
     tensors[name] = tf.constant([r[name] for r in rows])
   return tensors
@@ -44,8 +47,9 @@ def _raw_tensors(rows) -> dict:
 
 @pytest.fixture(scope='module')
 def pushed_model_dir(trained_pipeline):
-  versions = [v for v in os.listdir(trained_pipeline.serving_model_dir)
-              if v.isdigit()]
+  versions = [
+    v for v in os.listdir(trained_pipeline.serving_model_dir) if v.isdigit()
+  ]
   return trained_pipeline.serving_model_dir / max(versions, key=int)
 
 
@@ -59,23 +63,30 @@ def test_both_signatures_give_the_same_probabilities(model):
   assert any(not r['dropoff_latitude'] for r in rows)
   from_raw = model.signatures['serving_default'](**_raw_tensors(rows))
   from_examples = model.signatures['serving_tf_example'](
-      examples=tf.constant([_example(r) for r in rows]))
-  np.testing.assert_allclose(from_raw['probability'].numpy(),
-                             from_examples['probability'].numpy(), atol=1e-6)
+    examples=tf.constant([_example(r) for r in rows])
+  )
+  np.testing.assert_allclose(
+    from_raw['probability'].numpy(),
+    from_examples['probability'].numpy(),
+    atol=1e-6,
+  )
 
 
 def test_decision_uses_the_exported_threshold(model, pushed_model_dir):
   metadata = json.loads(
-      (pushed_model_dir / 'assets.extra' / 'model_metadata.json').read_text())
+    (pushed_model_dir / 'assets.extra' / 'model_metadata.json').read_text()
+  )
   threshold = metadata['decision_threshold']
   assert 0 < threshold < 1
   assert metadata['label'] == features.LABEL
   rows = read_rows()[:200]
   out = model.signatures['serving_tf_example'](
-      examples=tf.constant([_example(r) for r in rows]))
+    examples=tf.constant([_example(r) for r in rows])
+  )
   np.testing.assert_array_equal(
-      out[features.LABEL].numpy(),
-      (out['probability'].numpy() >= np.float32(threshold)).astype(np.int64))
+    out[features.LABEL].numpy(),
+    (out['probability'].numpy() >= np.float32(threshold)).astype(np.int64),
+  )
 
 
 def test_serving_default_takes_exactly_the_serving_features(model):
@@ -86,55 +97,76 @@ def test_serving_default_takes_exactly_the_serving_features(model):
 
 
 def test_classification_and_regression_signatures_for_tf_serving(
-    model, pushed_model_dir):
+  model, pushed_model_dir
+):
   """TF Serving's Classify/Regress APIs need these method names and keys."""
   from serving.servable import read_meta_graph
+
   signature_defs = read_meta_graph(str(pushed_model_dir)).signature_def
-  assert {name: signature_defs[name].method_name
-          for name in ('classification', 'regression', 'serving_default')} == {
-              'classification': 'tensorflow/serving/classify',
-              'regression': 'tensorflow/serving/regress',
-              'serving_default': 'tensorflow/serving/predict'}
+  assert {
+    name: signature_defs[name].method_name
+    for name in ('classification', 'regression', 'serving_default')
+  } == {
+    'classification': 'tensorflow/serving/classify',
+    'regression': 'tensorflow/serving/regress',
+    'serving_default': 'tensorflow/serving/predict',
+  }
   assert set(signature_defs['classification'].inputs) == {'inputs'}
   assert set(signature_defs['classification'].outputs) == {'classes', 'scores'}
   assert set(signature_defs['regression'].outputs) == {'outputs'}
 
   examples = tf.constant([_example(r) for r in read_rows()[:50]])
-  probability = model.signatures['serving_tf_example'](
-      examples=examples)['probability'].numpy()
+  probability = model.signatures['serving_tf_example'](examples=examples)[
+    'probability'
+  ].numpy()
   classified = model.signatures['classification'](inputs=examples)
   assert classified['classes'].numpy().tolist() == [[b'0', b'1']] * 50
-  np.testing.assert_allclose(classified['scores'].numpy(),
-                             np.stack([1 - probability, probability], 1),
-                             atol=1e-6)
   np.testing.assert_allclose(
-      model.signatures['regression'](inputs=examples)['outputs'].numpy(),
-      probability, atol=1e-6)
+    classified['scores'].numpy(),
+    np.stack([1 - probability, probability], 1),
+    atol=1e-6,
+  )
+  np.testing.assert_allclose(
+    model.signatures['regression'](inputs=examples)['outputs'].numpy(),
+    probability,
+    atol=1e-6,
+  )
 
 
 def test_set_serving_methods_rewrites_method_names_and_fingerprint(tmp_path):
   from tensorflow.python.saved_model.pywrap_saved_model import fingerprinting
+
   from models import signatures
+
   module = tf.Module()
   module.double = tf.function(
-      lambda inputs: {'outputs': inputs * 2.0},
-      input_signature=[tf.TensorSpec([None], tf.float32, name='inputs')])
+    lambda inputs: {'outputs': inputs * 2.0},
+    input_signature=[tf.TensorSpec([None], tf.float32, name='inputs')],
+  )
   export_dir = str(tmp_path / 'model')
-  tf.saved_model.save(module, export_dir,
-                      signatures={'regression': module.double})
+  tf.saved_model.save(
+    module, export_dir, signatures={'regression': module.double}
+  )
   before = tf.saved_model.experimental.read_fingerprint(export_dir)
 
-  signatures.set_serving_methods(export_dir,
-                                 {'regression': signatures.REGRESS_METHOD})
+  signatures.set_serving_methods(
+    export_dir, {'regression': signatures.REGRESS_METHOD}
+  )
 
   from serving.servable import read_meta_graph
-  assert read_meta_graph(export_dir).signature_def[
-      'regression'].method_name == 'tensorflow/serving/regress'
+
+  assert (
+    read_meta_graph(export_dir).signature_def['regression'].method_name
+    == 'tensorflow/serving/regress'
+  )
   after = tf.saved_model.experimental.read_fingerprint(export_dir)
   assert after.saved_model_checksum != before.saved_model_checksum
   assert (tmp_path / 'model' / 'fingerprint.pb').read_bytes() == (
-      fingerprinting.CreateFingerprintDef(export_dir))
+    fingerprinting.CreateFingerprintDef(export_dir)
+  )
   reloaded = tf.saved_model.load(export_dir).signatures['regression']
-  assert reloaded(inputs=tf.constant([1.5]))['outputs'].numpy().tolist() == [3.0]
+  assert reloaded(inputs=tf.constant([1.5]))['outputs'].numpy().tolist() == [
+    3.0
+  ]
   with pytest.raises(ValueError, match="no signature 'classification'"):
     signatures.set_serving_methods(export_dir, {'classification': 'x'})

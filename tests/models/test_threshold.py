@@ -15,8 +15,9 @@ def test_best_f1_threshold_matches_a_brute_force_search():
   labels = rng.random(500) < 0.3
   scores = np.clip(labels * 0.2 + rng.random(500) * 0.8, 0, 1)
   cut = threshold.best_f1_threshold(labels, scores)
-  best = max(threshold.binary_metrics(labels, scores, t)['f1']
-             for t in np.unique(scores))
+  best = max(
+    threshold.binary_metrics(labels, scores, t)['f1'] for t in np.unique(scores)
+  )
   assert threshold.binary_metrics(labels, scores, cut)['f1'] == best
 
 

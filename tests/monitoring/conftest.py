@@ -1,6 +1,7 @@
 """Monitoring fixtures: the baseline of the session's trained model (found in
 its ML Metadata) and an in-process version of the monitoring pipeline's
 checks over rows of the real taxi data."""
+
 import glob
 import os
 import random
@@ -12,21 +13,17 @@ from ml_metadata import metadata_store
 from tfx.orchestration import metadata
 
 from models import features
-from pipeline import config
 from monitoring import baseline as baseline_lib
-from monitoring import components
-from monitoring import detection
-from monitoring import feature_skew
+from monitoring import components, detection, feature_skew, statistics
 from monitoring import rows as rows_lib
-from monitoring import statistics
 from monitoring.config import MonitoringConfig
+from pipeline import config
 from tests.conftest import E2E_ROWS, read_rows, sample_rows
 
 
 def serving_rows(rows):
   """Copies without the label source, which serving data lacks."""
-  return [{k: v for k, v in row.items() if k != features.TIPS}
-          for row in rows]
+  return [{k: v for k, v in row.items() if k != features.TIPS} for row in rows]
 
 
 @pytest.fixture(scope='session')
@@ -47,8 +44,10 @@ def held_out_rows(training_rows):
 @pytest.fixture(scope='session')
 def store(trained_pipeline):
   return metadata_store.MetadataStore(
-      metadata.sqlite_metadata_connection_config(
-          str(trained_pipeline.metadata_path)))
+    metadata.sqlite_metadata_connection_config(
+      str(trained_pipeline.metadata_path)
+    )
+  )
 
 
 @pytest.fixture(scope='session')
@@ -61,17 +60,25 @@ class Checker:
 
   def __init__(self, baseline, tmp_dir):
     self.schema = components.read_schema(
-        os.path.join(config.PROJECT_DIR, 'schema'))
+      os.path.join(config.PROJECT_DIR, 'schema')
+    )
     self.serving_schema = detection.serving_schema(
-        self.schema, features.TRIP_ID, features.SERVING_FEATURES)
-    self.training_statistics = tfdv.load_stats_binary(os.path.join(
-        baseline.statistics_uri, f'Split-{baseline.split}',
-        components.STATS_FILE))
+      self.schema, features.TRIP_ID, features.SERVING_FEATURES
+    )
+    self.training_statistics = tfdv.load_stats_binary(
+      os.path.join(
+        baseline.statistics_uri,
+        f'Split-{baseline.split}',
+        components.STATS_FILE,
+      )
+    )
     self.training_examples = [
-        tf.train.Example.FromString(record.numpy()) for record in
-        tf.data.TFRecordDataset(
-            sorted(glob.glob(os.path.join(baseline.examples_uri, 'Split-*',
-                                          '*'))), compression_type='GZIP')]
+      tf.train.Example.FromString(record.numpy())
+      for record in tf.data.TFRecordDataset(
+        sorted(glob.glob(os.path.join(baseline.examples_uri, 'Split-*', '*'))),
+        compression_type='GZIP',
+      )
+    ]
     self._tmp_dir = tmp_dir
     self._count = 0
 
@@ -91,16 +98,32 @@ class Checker:
     examples = self.examples(rows)
     serving = self.statistics(examples)
     anomalies = tfdv.validate_statistics(serving, self.serving_schema)
-    skew = feature_skew.detect(
-        self.training_examples, examples, features.TRIP_ID,
-        feature_skew.features_to_ignore(self.schema, features.SERVING_FEATURES,
-                                        features.TRIP_ID)
-    ) if with_feature_skew else []
-    previous = (self.statistics(self.examples(previous_rows))
-                if previous_rows is not None else None)
+    skew = (
+      feature_skew.detect(
+        self.training_examples,
+        examples,
+        features.TRIP_ID,
+        feature_skew.features_to_ignore(
+          self.schema, features.SERVING_FEATURES, features.TRIP_ID
+        ),
+      )
+      if with_feature_skew
+      else []
+    )
+    previous = (
+      self.statistics(self.examples(previous_rows))
+      if previous_rows is not None
+      else None
+    )
     return detection.all_findings(
-        self.serving_schema, serving, anomalies, self.training_statistics,
-        skew, MonitoringConfig.feature_skew_threshold, previous)
+      self.serving_schema,
+      serving,
+      anomalies,
+      self.training_statistics,
+      skew,
+      MonitoringConfig.feature_skew_threshold,
+      previous,
+    )
 
 
 @pytest.fixture(scope='session')
@@ -110,5 +133,6 @@ def checker(baseline, tmp_path_factory):
 
 def flagged(findings, kind=None):
   """{(feature, kind)} of the findings (of one kind)."""
-  return {(f.feature, f.kind) for f in findings
-          if kind is None or f.kind == kind}
+  return {
+    (f.feature, f.kind) for f in findings if kind is None or f.kind == kind
+  }

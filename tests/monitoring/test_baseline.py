@@ -1,4 +1,5 @@
 """The baseline found through ML Metadata lineage of the pushed model."""
+
 import os
 
 import pytest
@@ -7,15 +8,19 @@ from monitoring import baseline as baseline_lib
 
 
 def test_latest_push_leads_to_its_training_data(trained_pipeline, baseline):
-  versions = [name for name in os.listdir(trained_pipeline.serving_model_dir)
-              if name.isdigit()]
+  versions = [
+    name
+    for name in os.listdir(trained_pipeline.serving_model_dir)
+    if name.isdigit()
+  ]
   assert baseline.model_version == max(versions, key=int)
   root = str(trained_pipeline.work_dir / 'pipelines' / 'taxi')
   assert baseline.pushed_model_uri.startswith(f'{root}/pusher/')
   assert baseline.model_uri.startswith(f'{root}/trainer/model/')
   assert baseline.examples_uri.startswith(f'{root}/example_gen/examples/')
   assert baseline.statistics_uri.startswith(
-      f'{root}/statistics_gen/statistics/')
+    f'{root}/statistics_gen/statistics/'
+  )
   assert baseline.schema_uri.startswith(f'{root}/schema_importer/schema/')
   assert os.path.isdir(os.path.join(baseline.statistics_uri, 'Split-train'))
 
@@ -23,10 +28,18 @@ def test_latest_push_leads_to_its_training_data(trained_pipeline, baseline):
 def test_version_picked_by_number(store, baseline):
   picked = baseline_lib.find_baseline(store, 'taxi', baseline.model_version)
   assert picked == baseline
-  assert baseline_lib.find_baseline(
-      store, 'taxi', destination_dir=os.path.dirname(
-          baseline_lib.pushed_models(store, 'taxi')[-1][1].custom_properties[
-              'pushed_destination'].string_value)) == baseline
+  assert (
+    baseline_lib.find_baseline(
+      store,
+      'taxi',
+      destination_dir=os.path.dirname(
+        baseline_lib.pushed_models(store, 'taxi')[-1][1]
+        .custom_properties['pushed_destination']
+        .string_value
+      ),
+    )
+    == baseline
+  )
 
 
 def test_unknown_version_or_pipeline(store, baseline):

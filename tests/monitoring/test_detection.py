@@ -1,14 +1,12 @@
 """The detection functions on small protos."""
+
 import json
 
 from tensorflow_data_validation.skew.protos import feature_skew_results_pb2
-from tensorflow_metadata.proto.v0 import anomalies_pb2
-from tensorflow_metadata.proto.v0 import statistics_pb2
+from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
 from models import features
-from monitoring import components
-from monitoring import detection
-from monitoring import feature_skew
+from monitoring import components, detection, feature_skew
 from pipeline import config
 
 
@@ -17,8 +15,9 @@ def _curated_schema():
 
 
 def test_serving_schema_expects_what_the_server_takes():
-  schema = detection.serving_schema(_curated_schema(), features.TRIP_ID,
-                                    features.SERVING_FEATURES)
+  schema = detection.serving_schema(
+    _curated_schema(), features.TRIP_ID, features.SERVING_FEATURES
+  )
   assert list(schema.default_environment) == ['SERVING']
   by_name = {f.name: f for f in schema.feature}
   for name in (features.TRIP_ID, 'trip_start_timestamp'):
@@ -29,9 +28,14 @@ def test_serving_schema_expects_what_the_server_takes():
 
 def test_features_not_served_are_not_compared_by_id():
   ignored = feature_skew.features_to_ignore(
-      _curated_schema(), features.SERVING_FEATURES, features.TRIP_ID)
-  assert set(ignored) == {'tips', 'trip_start_timestamp',
-                          'pickup_census_tract', 'dropoff_census_tract'}
+    _curated_schema(), features.SERVING_FEATURES, features.TRIP_ID
+  )
+  assert set(ignored) == {
+    'tips',
+    'trip_start_timestamp',
+    'pickup_census_tract',
+    'dropoff_census_tract',
+  }
 
 
 def test_comparable_statistics_use_the_quantiles_histogram():
@@ -48,33 +52,57 @@ def test_comparable_statistics_use_the_quantiles_histogram():
 
 def test_feature_skew_threshold_is_a_share_of_joined_pairs():
   results = [
-      feature_skew_results_pb2.FeatureSkew(
-          feature_name='fare', match_count=90, mismatch_count=8,
-          base_only=2, diff_count=10),
-      feature_skew_results_pb2.FeatureSkew(
-          feature_name='company', match_count=99, mismatch_count=1,
-          diff_count=1),
-      feature_skew_results_pb2.FeatureSkew(feature_name='empty'),
+    feature_skew_results_pb2.FeatureSkew(
+      feature_name='fare',
+      match_count=90,
+      mismatch_count=8,
+      base_only=2,
+      diff_count=10,
+    ),
+    feature_skew_results_pb2.FeatureSkew(
+      feature_name='company', match_count=99, mismatch_count=1, diff_count=1
+    ),
+    feature_skew_results_pb2.FeatureSkew(feature_name='empty'),
   ]
   (finding,) = detection.feature_skew_findings(results, threshold=0.05)
   assert (finding.feature, finding.kind, finding.value) == (
-      'fare', detection.FEATURE_SKEW, 0.1)
+    'fare',
+    detection.FEATURE_SKEW,
+    0.1,
+  )
   assert detection.joined_examples(results) == 100
 
 
 def test_report_round_trips_and_prints(tmp_path):
   findings = [
-      detection.Finding('fare', detection.DISTRIBUTION_SKEW,
-                        'jensen_shannon_divergence', 0.9, 0.15, 'far'),
-      detection.Finding('company', detection.SCHEMA_SKEW,
-                        'SCHEMA_MISSING_COLUMN', None, None, 'Column dropped'),
+    detection.Finding(
+      'fare',
+      detection.DISTRIBUTION_SKEW,
+      'jensen_shannon_divergence',
+      0.9,
+      0.15,
+      'far',
+    ),
+    detection.Finding(
+      'company',
+      detection.SCHEMA_SKEW,
+      'SCHEMA_MISSING_COLUMN',
+      None,
+      None,
+      'Column dropped',
+    ),
   ]
   path = tmp_path / 'out' / 'report.json'
-  detection.write_report(detection.make_report(findings, model_version='3'),
-                         str(path))
+  detection.write_report(
+    detection.make_report(findings, model_version='3'), str(path)
+  )
   report = json.loads(path.read_text())
-  assert report['counts'] == {'schema_skew': 1, 'feature_skew': 0,
-                              'distribution_skew': 1, 'drift': 0}
+  assert report['counts'] == {
+    'schema_skew': 1,
+    'feature_skew': 0,
+    'distribution_skew': 1,
+    'drift': 0,
+  }
   assert detection.read_findings(report) == findings
   table = detection.format_table(findings)
   assert 'distribution_skew  fare' in table and 'Column dropped' in table
@@ -84,10 +112,16 @@ def test_report_round_trips_and_prints(tmp_path):
 def test_schema_anomalies_become_schema_skew():
   anomalies = anomalies_pb2.Anomalies()
   info = anomalies.anomaly_info['payment_type']
-  info.reason.add(type=anomalies_pb2.AnomalyInfo.ENUM_TYPE_UNEXPECTED_STRING_VALUES,
-                  description='Examples contain values missing from the schema: Crypto.')
+  info.reason.add(
+    type=anomalies_pb2.AnomalyInfo.ENUM_TYPE_UNEXPECTED_STRING_VALUES,
+    description='Examples contain values missing from the schema: Crypto.',
+  )
   (finding,) = detection.schema_skew_findings(anomalies)
   assert finding == detection.Finding(
-      'payment_type', detection.SCHEMA_SKEW,
-      'ENUM_TYPE_UNEXPECTED_STRING_VALUES', None, None,
-      'Examples contain values missing from the schema: Crypto.')
+    'payment_type',
+    detection.SCHEMA_SKEW,
+    'ENUM_TYPE_UNEXPECTED_STRING_VALUES',
+    None,
+    None,
+    'Examples contain values missing from the schema: Crypto.',
+  )

@@ -1,5 +1,6 @@
 """Skew and drift scenarios on the real taxi data against the session's
 trained model: each asserts the exact set of flagged features."""
+
 import random
 
 from monitoring import detection
@@ -9,21 +10,26 @@ ROWS = 2000
 
 
 def _changed(rows, fraction, seed, change):
-  picked = set(random.Random(seed).sample(range(len(rows)),
-                                          int(fraction * len(rows))))
-  return [change(dict(row)) if i in picked else dict(row)
-          for i, row in enumerate(rows)]
+  picked = set(
+    random.Random(seed).sample(range(len(rows)), int(fraction * len(rows)))
+  )
+  return [
+    change(dict(row)) if i in picked else dict(row)
+    for i, row in enumerate(rows)
+  ]
 
 
 def test_held_out_rows_have_no_finding(checker, held_out_rows):
   assert checker.findings(held_out_rows[:ROWS]) == []
 
 
-def test_fare_in_cents_is_distribution_skew_of_fare_only(checker,
-                                                         held_out_rows):
+def test_fare_in_cents_is_distribution_skew_of_fare_only(
+  checker, held_out_rows
+):
   def in_cents(row):
     row['fare'] = str(round(float(row['fare']) * 100, 2))
     return row
+
   findings = checker.findings(_changed(held_out_rows[:ROWS], 1.0, 0, in_cents))
   assert flagged(findings) == {('fare', detection.DISTRIBUTION_SKEW)}
   (finding,) = findings
@@ -31,20 +37,25 @@ def test_fare_in_cents_is_distribution_skew_of_fare_only(checker,
   assert finding.value > finding.threshold == 0.15
 
 
-def test_new_category_and_dropped_column_are_schema_skew(checker,
-                                                         held_out_rows):
+def test_new_category_and_dropped_column_are_schema_skew(
+  checker, held_out_rows
+):
   def new_payment(row):
     row['payment_type'] = 'Crypto'
     return row
+
   rows = _changed(held_out_rows[:ROWS], 0.03, 1, new_payment)
   for row in rows:
     del row['trip_miles']  # Required (presence min_fraction 1.0).
   findings = checker.findings(rows)
-  assert flagged(findings) == {('payment_type', detection.SCHEMA_SKEW),
-                               ('trip_miles', detection.SCHEMA_SKEW)}
+  assert flagged(findings) == {
+    ('payment_type', detection.SCHEMA_SKEW),
+    ('trip_miles', detection.SCHEMA_SKEW),
+  }
   by_feature = {f.feature: f for f in findings}
   assert by_feature['payment_type'].metric == (
-      'ENUM_TYPE_UNEXPECTED_STRING_VALUES')
+    'ENUM_TYPE_UNEXPECTED_STRING_VALUES'
+  )
   assert 'Crypto' in by_feature['payment_type'].description
 
 
@@ -52,18 +63,23 @@ def test_wrong_type_is_schema_skew(checker, held_out_rows):
   def day_name(row):
     row['trip_start_day'] = 'MTWTFSS'[int(row['trip_start_day']) - 1]
     return row
-  findings = checker.findings(_changed(held_out_rows[:ROWS], 1.0, 2, day_name),
-                              with_feature_skew=False)
+
+  findings = checker.findings(
+    _changed(held_out_rows[:ROWS], 1.0, 2, day_name), with_feature_skew=False
+  )
   assert flagged(findings, detection.SCHEMA_SKEW) == {
-      ('trip_start_day', detection.SCHEMA_SKEW)}
+    ('trip_start_day', detection.SCHEMA_SKEW)
+  }
   assert 'UNEXPECTED_DATA_TYPE' in {f.metric for f in findings}
 
 
-def test_altered_values_of_the_same_trips_are_feature_skew(checker,
-                                                           training_rows):
+def test_altered_values_of_the_same_trips_are_feature_skew(
+  checker, training_rows
+):
   def longer(row):
     row['trip_seconds'] = str(int(row['trip_seconds'] or 0) + 60)
     return row
+
   findings = checker.findings(_changed(training_rows, 0.2, 3, longer))
   assert flagged(findings) == {('trip_seconds', detection.FEATURE_SKEW)}
   (finding,) = findings
@@ -75,18 +91,24 @@ def test_unaltered_training_rows_have_no_feature_skew(checker, training_rows):
 
 
 def test_seasonal_change_between_spans_is_drift(checker, held_out_rows):
-  winter = [r for r in held_out_rows if r['trip_start_month'] in
-            ('12', '1', '2')][:1500]
-  summer = [r for r in held_out_rows if r['trip_start_month'] in
-            ('6', '7', '8')][:1500]
-  findings = checker.findings(summer, previous_rows=winter,
-                              with_feature_skew=False)
+  winter = [
+    r for r in held_out_rows if r['trip_start_month'] in ('12', '1', '2')
+  ][:1500]
+  summer = [
+    r for r in held_out_rows if r['trip_start_month'] in ('6', '7', '8')
+  ][:1500]
+  findings = checker.findings(
+    summer, previous_rows=winter, with_feature_skew=False
+  )
   assert flagged(findings, detection.DRIFT) == {
-      ('trip_start_month', detection.DRIFT)}
+    ('trip_start_month', detection.DRIFT)
+  }
 
 
 def test_spans_of_one_season_do_not_drift(checker, held_out_rows):
-  findings = checker.findings(held_out_rows[:1500],
-                              previous_rows=held_out_rows[1500:3000],
-                              with_feature_skew=False)
+  findings = checker.findings(
+    held_out_rows[:1500],
+    previous_rows=held_out_rows[1500:3000],
+    with_feature_skew=False,
+  )
   assert findings == []

@@ -1,8 +1,8 @@
 """Which files are the newest span and which the previous one."""
+
 import pytest
 
-from monitoring import rows
-from monitoring import spans
+from monitoring import rows, spans
 
 
 def _touch(path, text='a\n1\n'):
@@ -15,7 +15,10 @@ def test_a_file_is_one_span(tmp_path):
   path = _touch(tmp_path / 'serving.csv')
   data = spans.resolve(str(path))
   assert (data.input_base, data.newest_pattern, data.previous_pattern) == (
-      str(tmp_path), 'serving.csv', None)
+    str(tmp_path),
+    'serving.csv',
+    None,
+  )
 
 
 def test_a_request_log_directory_is_one_span(tmp_path):
@@ -25,7 +28,8 @@ def test_a_request_log_directory_is_one_span(tmp_path):
   assert data.newest_pattern == rows.REQUEST_LOG_PATTERN
   assert data.model_version == 7
   assert spans.files(data) == [
-      str(tmp_path / 'requests-20240501T000000Z-1-0001.jsonl')]
+    str(tmp_path / 'requests-20240501T000000Z-1-0001.jsonl')
+  ]
 
 
 def test_span_directories_in_natural_order(tmp_path):
@@ -44,15 +48,20 @@ def test_previous_data_named_explicitly(tmp_path):
   data = spans.resolve(str(newest), str(previous))
   assert data.input_base == str(tmp_path)
   assert (data.newest_pattern, data.previous_pattern) == (
-      'may/serving.jsonl', 'april.csv')
+    'may/serving.jsonl',
+    'april.csv',
+  )
   assert spans.files(data) == [str(newest), str(previous)]
 
 
-@pytest.mark.parametrize('make', [
+@pytest.mark.parametrize(
+  'make',
+  [
     lambda p: p / 'missing.csv',
     lambda p: _touch(p / 'data.parquet'),
     lambda p: p,  # An empty directory.
-])
+  ],
+)
 def test_no_serving_data(tmp_path, make):
   with pytest.raises(rows.UnreadableInput):
     spans.resolve(str(make(tmp_path)))

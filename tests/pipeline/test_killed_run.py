@@ -2,6 +2,7 @@
 the served model alone, and the next run completes, reusing the upstream
 work. (A kill during the sub-second push is covered by the atomic pusher's
 own tests: a version directory appears by one rename.)"""
+
 import os
 import signal
 import subprocess
@@ -23,8 +24,13 @@ def _versions(directory):
 
 def _kill_when(command, marker, timeout=600):
   """Starts `command`, SIGKILLs it once a stdout line contains `marker`."""
-  process = subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True)
+  process = subprocess.Popen(
+    command,
+    cwd=PROJECT_DIR,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.DEVNULL,
+    text=True,
+  )
   deadline = time.monotonic() + timeout
   for line in process.stdout:
     if marker in line:
@@ -38,26 +44,40 @@ def _kill_when(command, marker, timeout=600):
 
 def _states(work, node):
   store = metadata_store.MetadataStore(
-      metadata_uri.connection_config(str(work / 'metadata.sqlite')))
+    metadata_uri.connection_config(str(work / 'metadata.sqlite'))
+  )
   context = store.get_context_by_type_and_name('node', f'taxi.{node}')
-  return [e.last_known_state for e in sorted(
-      store.get_executions_by_context(context.id), key=lambda e: e.id)]
+  return [
+    e.last_known_state
+    for e in sorted(
+      store.get_executions_by_context(context.id), key=lambda e: e.id
+    )
+  ]
 
 
 def test_killed_runs_keep_the_old_model_and_the_next_run_resumes(
-    trained_pipeline, tmp_path):
+  trained_pipeline, tmp_path
+):
   work, serving = tmp_path / 'work', tmp_path / 'serving'
-  first = run_local_runner(trained_pipeline.data_root, work, serving,
-                           *E2E_ARGS)
+  first = run_local_runner(trained_pipeline.data_root, work, serving, *E2E_ARGS)
   assert first.returncode == 0, first.output[-3000:]
   served = _versions(serving)
   assert len(served) == 1
 
-  base = [sys.executable, 'local_runner.py', '--data-root',
-          str(trained_pipeline.data_root), '--work-dir', str(work),
-          '--serving-model-dir', str(serving)]
-  assert _kill_when(base + ['--no-cache', *E2E_ARGS],
-                    'transform ...') == -signal.SIGKILL
+  base = [
+    sys.executable,
+    'local_runner.py',
+    '--data-root',
+    str(trained_pipeline.data_root),
+    '--work-dir',
+    str(work),
+    '--serving-model-dir',
+    str(serving),
+  ]
+  assert (
+    _kill_when(base + ['--no-cache', *E2E_ARGS], 'transform ...')
+    == -signal.SIGKILL
+  )
   assert _versions(serving) == served  # nothing new, nothing half-written
 
   args = [a for a in E2E_ARGS]
@@ -73,9 +93,11 @@ def test_killed_runs_keep_the_old_model_and_the_next_run_resumes(
   assert len(versions) == 2 and all(v.isdigit() for v in versions)
 
   # A killed execution stays RUNNING in the record; it is never reused.
-  complete, running, cached = (metadata_store_pb2.Execution.COMPLETE,
-                               metadata_store_pb2.Execution.RUNNING,
-                               metadata_store_pb2.Execution.CACHED)
+  complete, running, cached = (
+    metadata_store_pb2.Execution.COMPLETE,
+    metadata_store_pb2.Execution.RUNNING,
+    metadata_store_pb2.Execution.CACHED,
+  )
   transform = _states(work, 'transform')
   assert transform[:2] == [complete, running] and running not in transform[2:]
   assert transform[-1] == cached

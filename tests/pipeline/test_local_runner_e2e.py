@@ -1,4 +1,5 @@
 """The pipeline end to end on a small sample, through local_runner.py."""
+
 import os
 
 import tensorflow as tf
@@ -7,9 +8,18 @@ from ml_metadata.proto import metadata_store_pb2
 
 from tests.conftest import E2E_ARGS, run_local_runner
 
-COMPONENTS = ('example_gen', 'statistics_gen', 'schema_gen', 'schema_importer',
-              'example_validator', 'data_gate', 'transform', 'trainer',
-              'evaluator', 'pusher')
+COMPONENTS = (
+  'example_gen',
+  'statistics_gen',
+  'schema_gen',
+  'schema_importer',
+  'example_validator',
+  'data_gate',
+  'transform',
+  'trainer',
+  'evaluator',
+  'pusher',
+)
 
 
 def _store(run):
@@ -23,20 +33,25 @@ def _executions_by_node(run):
   result = {}
   for node in COMPONENTS + ('latest_blessed_model_resolver',):
     context = store.get_context_by_type_and_name('node', f'taxi.{node}')
-    result[node] = sorted(store.get_executions_by_context(context.id),
-                          key=lambda e: e.id) if context else []
+    result[node] = (
+      sorted(store.get_executions_by_context(context.id), key=lambda e: e.id)
+      if context
+      else []
+    )
   return result
 
 
 def _versions(run):
-  return sorted(name for name in os.listdir(run.serving_model_dir)
-                if name.isdigit())
+  return sorted(
+    name for name in os.listdir(run.serving_model_dir) if name.isdigit()
+  )
 
 
 def test_run_completes_blesses_and_pushes(trained_pipeline):
   assert 'model: BLESSED' in trained_pipeline.output
   assert f'pushed to: {trained_pipeline.serving_model_dir}' in (
-      trained_pipeline.output)
+    trained_pipeline.output
+  )
   assert 'rows per split: train' in trained_pipeline.output
 
 
@@ -45,28 +60,32 @@ def test_metadata_holds_one_execution_per_component(trained_pipeline):
   for node in COMPONENTS:
     assert len(executions[node]) == 1, node
     assert executions[node][0].last_known_state == (
-        metadata_store_pb2.Execution.COMPLETE), node
+      metadata_store_pb2.Execution.COMPLETE
+    ), node
 
 
 def test_pushed_model_is_one_complete_version_that_predicts(trained_pipeline):
   versions = _versions(trained_pipeline)
   assert len(versions) == 1
   model = tf.saved_model.load(
-      str(trained_pipeline.serving_model_dir / versions[0]))
+    str(trained_pipeline.serving_model_dir / versions[0])
+  )
   probabilities = model.signatures['serving_default'](
-      fare=tf.constant([8.0, 40.0]), trip_miles=tf.constant([1.0, 12.0]),
-      trip_seconds=tf.constant([400.0, 2400.0]),
-      trip_start_hour=tf.constant([13.0, 2.0]),
-      trip_start_day=tf.constant([3.0, 6.0]),
-      trip_start_month=tf.constant([5.0, 11.0]),
-      pickup_latitude=tf.constant([41.88, float('nan')]),
-      pickup_longitude=tf.constant([-87.63, float('nan')]),
-      dropoff_latitude=tf.constant([41.9, 41.97]),
-      dropoff_longitude=tf.constant([-87.62, -87.9]),
-      pickup_community_area=tf.constant([8.0, float('nan')]),
-      dropoff_community_area=tf.constant([32.0, 76.0]),
-      payment_type=tf.constant(['Credit Card', 'Cash']),
-      company=tf.constant(['Flash Cab', '']))['probability'].numpy()
+    fare=tf.constant([8.0, 40.0]),
+    trip_miles=tf.constant([1.0, 12.0]),
+    trip_seconds=tf.constant([400.0, 2400.0]),
+    trip_start_hour=tf.constant([13.0, 2.0]),
+    trip_start_day=tf.constant([3.0, 6.0]),
+    trip_start_month=tf.constant([5.0, 11.0]),
+    pickup_latitude=tf.constant([41.88, float('nan')]),
+    pickup_longitude=tf.constant([-87.63, float('nan')]),
+    dropoff_latitude=tf.constant([41.9, 41.97]),
+    dropoff_longitude=tf.constant([-87.62, -87.9]),
+    pickup_community_area=tf.constant([8.0, float('nan')]),
+    dropoff_community_area=tf.constant([32.0, 76.0]),
+    payment_type=tf.constant(['Credit Card', 'Cash']),
+    company=tf.constant(['Flash Cab', '']),
+  )['probability'].numpy()
   assert probabilities.shape == (2,)
   assert ((probabilities >= 0) & (probabilities <= 1)).all()
   assert probabilities[0] > probabilities[1]  # a card fare vs a cash fare
@@ -78,16 +97,23 @@ REEVALUATED = ('evaluator', 'pusher')
 
 
 def test_immediate_rerun_reuses_every_upstream_execution(trained_pipeline):
-  rerun = run_local_runner(trained_pipeline.data_root,
-                           trained_pipeline.work_dir,
-                           trained_pipeline.serving_model_dir, *E2E_ARGS)
+  rerun = run_local_runner(
+    trained_pipeline.data_root,
+    trained_pipeline.work_dir,
+    trained_pipeline.serving_model_dir,
+    *E2E_ARGS,
+  )
   assert rerun.returncode == 0, rerun.output[-3000:]
   executions = _executions_by_node(trained_pipeline)
   for node in COMPONENTS:
-    second_state = (metadata_store_pb2.Execution.COMPLETE
-                    if node in REEVALUATED else
-                    metadata_store_pb2.Execution.CACHED)
+    second_state = (
+      metadata_store_pb2.Execution.COMPLETE
+      if node in REEVALUATED
+      else metadata_store_pb2.Execution.CACHED
+    )
     assert [e.last_known_state for e in executions[node]] == [
-        metadata_store_pb2.Execution.COMPLETE, second_state], node
+      metadata_store_pb2.Execution.COMPLETE,
+      second_state,
+    ], node
   assert len(_versions(trained_pipeline)) == 1
   assert 'reused from cache: example_gen' in rerun.output

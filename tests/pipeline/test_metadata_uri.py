@@ -8,16 +8,24 @@ from pipeline import metadata_uri
 def test_a_path_is_sqlite():
   config = metadata_uri.connection_config('/work/metadata.sqlite')
   assert config.sqlite.filename_uri == '/work/metadata.sqlite'
-  assert metadata_uri.connection_config(
-      'sqlite:///tmp/m.db').sqlite.filename_uri == '/tmp/m.db'
+  assert (
+    metadata_uri.connection_config('sqlite:///tmp/m.db').sqlite.filename_uri
+    == '/tmp/m.db'
+  )
 
 
 def test_mysql_uri(monkeypatch):
   monkeypatch.delenv(metadata_uri.PASSWORD_ENV, raising=False)
-  config = metadata_uri.connection_config('mysql://mlmd:s%40cret@db.local:3307/taxi')
-  assert (config.mysql.host, config.mysql.port, config.mysql.database,
-          config.mysql.user, config.mysql.password) == (
-              'db.local', 3307, 'taxi', 'mlmd', 's@cret')
+  config = metadata_uri.connection_config(
+    'mysql://mlmd:s%40cret@db.local:3307/taxi'
+  )
+  assert (
+    config.mysql.host,
+    config.mysql.port,
+    config.mysql.database,
+    config.mysql.user,
+    config.mysql.password,
+  ) == ('db.local', 3307, 'taxi', 'mlmd', 's@cret')
   assert not config.mysql.skip_db_creation  # created when missing
 
 
@@ -27,11 +35,14 @@ def test_mysql_password_from_the_environment(monkeypatch):
   assert config.mysql.password == 'pw' and config.mysql.port == 3306
 
 
-@pytest.mark.parametrize('uri, message', [
+@pytest.mark.parametrize(
+  'uri, message',
+  [
     ('postgres://u@h/db', 'expected a path'),
     ('mysql://h/db', 'needs a user'),
     ('mysql://u@h/', 'needs a user, a host and a database'),
-])
+  ],
+)
 def test_bad_uris_say_what_is_wrong(uri, message):
   with pytest.raises(ValueError, match=message):
     metadata_uri.connection_config(uri)

@@ -4,6 +4,7 @@ SQLite: lineage queries give the same answers on both stores.
 Needs a server: `eval "$(scripts/test_mariadb.sh start)"` exports
 TAXI_TEST_MYSQL_URI (.ci/run does this).
 """
+
 import os
 
 import pytest
@@ -15,27 +16,37 @@ from tests.conftest import E2E_ARGS, run_local_runner
 
 MYSQL_URI = os.environ.get('TAXI_TEST_MYSQL_URI')
 pytestmark = pytest.mark.skipif(
-    not MYSQL_URI, reason='no MySQL/MariaDB server: run '
-    'eval "$(scripts/test_mariadb.sh start)" to set TAXI_TEST_MYSQL_URI')
+  not MYSQL_URI,
+  reason='no MySQL/MariaDB server: run '
+  'eval "$(scripts/test_mariadb.sh start)" to set TAXI_TEST_MYSQL_URI',
+)
 
 
 def _lineage(uri, work_dir):
   """The pushed model's training lineage, as paths under the work dir."""
   store = metadata_store.MetadataStore(metadata_uri.connection_config(uri))
   baseline = find_baseline(store, 'taxi')
-  return {name: os.path.relpath(getattr(baseline, name), work_dir)
-          for name in ('model_uri', 'examples_uri', 'statistics_uri',
-                       'schema_uri')}
+  return {
+    name: os.path.relpath(getattr(baseline, name), work_dir)
+    for name in ('model_uri', 'examples_uri', 'statistics_uri', 'schema_uri')
+  }
 
 
-def test_pipeline_on_mariadb_records_the_same_lineage(trained_pipeline,
-                                                      tmp_path):
+def test_pipeline_on_mariadb_records_the_same_lineage(
+  trained_pipeline, tmp_path
+):
   # A database of its own, so the store starts empty like the SQLite one.
   uri = f'{MYSQL_URI}_{os.getpid()}'
-  run = run_local_runner(trained_pipeline.data_root, tmp_path / 'work',
-                         tmp_path / 'serving', '--metadata-uri', uri,
-                         *E2E_ARGS)
+  run = run_local_runner(
+    trained_pipeline.data_root,
+    tmp_path / 'work',
+    tmp_path / 'serving',
+    '--metadata-uri',
+    uri,
+    *E2E_ARGS,
+  )
   assert run.returncode == 0, run.output[-3000:]
   assert 'model: BLESSED' in run.output
   assert _lineage(uri, tmp_path / 'work') == _lineage(
-      str(trained_pipeline.metadata_path), trained_pipeline.work_dir)
+    str(trained_pipeline.metadata_path), trained_pipeline.work_dir
+  )

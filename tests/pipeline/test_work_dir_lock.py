@@ -20,8 +20,9 @@ def test_the_lock_is_released_after_the_run(tmp_path):
 
 def test_local_runner_refuses_while_another_run_holds_the_work_dir(tmp_path):
   with exclusive_run(str(tmp_path / 'work')):
-    run = run_local_runner(tmp_path, tmp_path / 'work', tmp_path / 'serving',
-                           *E2E_ARGS)
+    run = run_local_runner(
+      tmp_path, tmp_path / 'work', tmp_path / 'serving', *E2E_ARGS
+    )
   assert run.returncode == 1
   assert 'another pipeline run (pid ' in run.output
   assert not (tmp_path / 'serving').exists()

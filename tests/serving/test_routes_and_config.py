@@ -7,88 +7,161 @@ from serving.errors import ServingError
 from serving.routes import Route
 
 
-@pytest.mark.parametrize("method, path, route", [
-    ("GET", "/v1/models/taxi", Route("status", "taxi")),
-    ("GET", "/v1/models/taxi/versions/3", Route("status", "taxi", 3)),
-    ("GET", "/v1/models/taxi/labels/stable", Route("status", "taxi", None, "stable")),
-    ("GET", "/v1/models/taxi/metadata", Route("metadata", "taxi")),
-    ("GET", "/v1/models/taxi/versions/3/metadata", Route("metadata", "taxi", 3)),
-    ("POST", "/v1/models/taxi:predict", Route("predict", "taxi")),
-    ("POST", "/V1/MODELS/taxi:PREDICT", Route("predict", "taxi")),
-    ("POST", "/v1/models/taxi/versions/12:classify", Route("classify", "taxi", 12)),
-    ("POST", "/v1/models/taxi/labels/canary:regress", Route("regress", "taxi", None, "canary")),
-    ("POST", "/v1/models/%2e%2e:predict", Route("predict", "..")),
-    ("POST", "/v1/models/a%2Fb:predict", Route("predict", "a/b")),
-])
+@pytest.mark.parametrize(
+  'method, path, route',
+  [
+    ('GET', '/v1/models/taxi', Route('status', 'taxi')),
+    ('GET', '/v1/models/taxi/versions/3', Route('status', 'taxi', 3)),
+    (
+      'GET',
+      '/v1/models/taxi/labels/stable',
+      Route('status', 'taxi', None, 'stable'),
+    ),
+    ('GET', '/v1/models/taxi/metadata', Route('metadata', 'taxi')),
+    (
+      'GET',
+      '/v1/models/taxi/versions/3/metadata',
+      Route('metadata', 'taxi', 3),
+    ),
+    ('POST', '/v1/models/taxi:predict', Route('predict', 'taxi')),
+    ('POST', '/V1/MODELS/taxi:PREDICT', Route('predict', 'taxi')),
+    (
+      'POST',
+      '/v1/models/taxi/versions/12:classify',
+      Route('classify', 'taxi', 12),
+    ),
+    (
+      'POST',
+      '/v1/models/taxi/labels/canary:regress',
+      Route('regress', 'taxi', None, 'canary'),
+    ),
+    ('POST', '/v1/models/%2e%2e:predict', Route('predict', '..')),
+    ('POST', '/v1/models/a%2Fb:predict', Route('predict', 'a/b')),
+  ],
+)
 def test_routes(method, path, route):
-    assert routes.parse_route(method, path) == route
+  assert routes.parse_route(method, path) == route
 
 
-@pytest.mark.parametrize("method, path, message", [
-    ("GET", "/v1/models", "Missing model name in request."),
-    ("POST", "/v1/models/taxi", "Malformed request: POST /v1/models/taxi"),
-    ("GET", "/v1/models/taxi:predict", "Malformed request: GET /v1/models/taxi:predict"),
-    ("PUT", "/v1/models/taxi", "Malformed request: PUT /v1/models/taxi"),
-    ("POST", "/v1/models/taxi:explain", "Malformed request"),
-    ("POST", "/v1/models/taxi/versions/1/labels/x:predict", "Malformed request"),
-    ("POST", "/v1/models/taxi/version/1:predict", "Malformed request"),
-    ("GET", "/v1/models/taxi/", "Malformed request"),
-    ("POST", "/v1/models/../etc:predict", "Malformed request"),
-    ("POST", "/v1/models/taxi/versions/-1:predict", "Malformed request"),
-    ("GET", "/v1/models/taxi/versions/99999999999999999999", "Failed to convert version"),
-])
+@pytest.mark.parametrize(
+  'method, path, message',
+  [
+    ('GET', '/v1/models', 'Missing model name in request.'),
+    ('POST', '/v1/models/taxi', 'Malformed request: POST /v1/models/taxi'),
+    (
+      'GET',
+      '/v1/models/taxi:predict',
+      'Malformed request: GET /v1/models/taxi:predict',
+    ),
+    ('PUT', '/v1/models/taxi', 'Malformed request: PUT /v1/models/taxi'),
+    ('POST', '/v1/models/taxi:explain', 'Malformed request'),
+    (
+      'POST',
+      '/v1/models/taxi/versions/1/labels/x:predict',
+      'Malformed request',
+    ),
+    ('POST', '/v1/models/taxi/version/1:predict', 'Malformed request'),
+    ('GET', '/v1/models/taxi/', 'Malformed request'),
+    ('POST', '/v1/models/../etc:predict', 'Malformed request'),
+    ('POST', '/v1/models/taxi/versions/-1:predict', 'Malformed request'),
+    (
+      'GET',
+      '/v1/models/taxi/versions/99999999999999999999',
+      'Failed to convert version',
+    ),
+  ],
+)
 def test_bad_routes_are_400(method, path, message):
-    with pytest.raises(ServingError) as info:
-        routes.parse_route(method, path)
-    assert info.value.http_status == 400 and message in info.value.message
+  with pytest.raises(ServingError) as info:
+    routes.parse_route(method, path)
+  assert info.value.http_status == 400 and message in info.value.message
 
 
 def test_textproto_parses_messages_wrappers_comments_and_repeats():
-    parsed = textproto.parse('# batching\nmax_batch_size { value: 128 }\nbatch_timeout_micros: 0\n'
-                             'allowed_batch_sizes: 8 allowed_batch_sizes: 16\nname: "a \\"b\\""\n'
-                             'prometheus_config < enable: true; path: \'/m\' >')
-    assert parsed["max_batch_size"] == {"value": 128} and textproto.unwrap(parsed["max_batch_size"]) == 128
-    assert parsed["allowed_batch_sizes"] == [8, 16] and parsed["name"] == 'a "b"'
-    assert parsed["prometheus_config"] == {"enable": True, "path": "/m"}
+  parsed = textproto.parse(
+    '# batching\nmax_batch_size { value: 128 }\nbatch_timeout_micros: 0\n'
+    'allowed_batch_sizes: 8 allowed_batch_sizes: 16\nname: "a \\"b\\""\n'
+    "prometheus_config < enable: true; path: '/m' >"
+  )
+  assert (
+    parsed['max_batch_size'] == {'value': 128}
+    and textproto.unwrap(parsed['max_batch_size']) == 128
+  )
+  assert parsed['allowed_batch_sizes'] == [8, 16] and parsed['name'] == 'a "b"'
+  assert parsed['prometheus_config'] == {'enable': True, 'path': '/m'}
 
 
-@pytest.mark.parametrize("text", ["a {", "a: }", "{", "a: @"])
+@pytest.mark.parametrize('text', ['a {', 'a: }', '{', 'a: @'])
 def test_textproto_rejects_malformed_text(text):
-    with pytest.raises(textproto.TextProtoError):
-        textproto.parse(text)
+  with pytest.raises(textproto.TextProtoError):
+    textproto.parse(text)
 
 
 def test_config_files(tmp_path):
-    batching = tmp_path / "batching.config"
-    batching.write_text("max_batch_size { value: 32 }\nbatch_timeout_micros { value: 2000 }\n"
-                        "num_batch_threads { value: 2 }\n")
-    params = config.read_batching_parameters(str(batching))
-    assert (params.max_batch_size, params.batch_timeout_micros, params.num_batch_threads,
-            params.max_enqueued_batches) == (32, 2000, 2, 10)
-    monitoring = tmp_path / "monitoring.config"
-    monitoring.write_text('prometheus_config { enable: true, path: "/metrics" }')
-    assert config.read_monitoring_config(str(monitoring)) == config.MonitoringConfig(True, "/metrics")
-    assert config.read_monitoring_config("") == config.MonitoringConfig(False, config.DEFAULT_METRICS_PATH)
-    batching.write_text("max_batch_size: 0")
-    with pytest.raises(ValueError):
-        config.read_batching_parameters(str(batching))
+  batching = tmp_path / 'batching.config'
+  batching.write_text(
+    'max_batch_size { value: 32 }\nbatch_timeout_micros { value: 2000 }\n'
+    'num_batch_threads { value: 2 }\n'
+  )
+  params = config.read_batching_parameters(str(batching))
+  assert (
+    params.max_batch_size,
+    params.batch_timeout_micros,
+    params.num_batch_threads,
+    params.max_enqueued_batches,
+  ) == (32, 2000, 2, 10)
+  monitoring = tmp_path / 'monitoring.config'
+  monitoring.write_text('prometheus_config { enable: true, path: "/metrics" }')
+  assert config.read_monitoring_config(
+    str(monitoring)
+  ) == config.MonitoringConfig(True, '/metrics')
+  assert config.read_monitoring_config('') == config.MonitoringConfig(
+    False, config.DEFAULT_METRICS_PATH
+  )
+  batching.write_text('max_batch_size: 0')
+  with pytest.raises(ValueError):
+    config.read_batching_parameters(str(batching))
 
 
 def test_flags_defaults_and_booleans():
-    parser = config.build_parser()
-    args = parser.parse_args(["--model_name=taxi", "--model_base_path=m", "--enable_batching",
-                              "--enable_request_log=false"])
-    cfg = config.config_from_args(args)
-    assert cfg.host == "127.0.0.1" and cfg.rest_api_port == 8501 and cfg.batching is not None
-    assert not cfg.request_log.enabled and cfg.request_log.directory.endswith("work/request_logs/taxi")
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--model_base_path=m", "--version_labels=stable"])
+  parser = config.build_parser()
+  args = parser.parse_args(
+    [
+      '--model_name=taxi',
+      '--model_base_path=m',
+      '--enable_batching',
+      '--enable_request_log=false',
+    ]
+  )
+  cfg = config.config_from_args(args)
+  assert (
+    cfg.host == '127.0.0.1'
+    and cfg.rest_api_port == 8501
+    and cfg.batching is not None
+  )
+  assert not cfg.request_log.enabled and cfg.request_log.directory.endswith(
+    'work/request_logs/taxi'
+  )
+  with pytest.raises(SystemExit):
+    parser.parse_args(['--model_base_path=m', '--version_labels=stable'])
 
 
 def test_real_binary_gets_the_tf_serving_flags_only():
-    argv = ["--model_name=taxi", "--model_base_path=/models/taxi", "--enable_batching",
-            "--request_log_dir=/tmp/x", "--port=8500", "--monitoring_config_file=/m.config"]
-    args = config.build_parser().parse_args(argv)
-    assert real_binary.real_binary_argv(args, argv) == [
-        "tensorflow_model_server", "--port=8500", "--rest_api_port=8501", "--model_name=taxi",
-        "--model_base_path=/models/taxi", "--monitoring_config_file=/m.config", "--enable_batching=true"]
+  argv = [
+    '--model_name=taxi',
+    '--model_base_path=/models/taxi',
+    '--enable_batching',
+    '--request_log_dir=/tmp/x',
+    '--port=8500',
+    '--monitoring_config_file=/m.config',
+  ]
+  args = config.build_parser().parse_args(argv)
+  assert real_binary.real_binary_argv(args, argv) == [
+    'tensorflow_model_server',
+    '--port=8500',
+    '--rest_api_port=8501',
+    '--model_name=taxi',
+    '--model_base_path=/models/taxi',
+    '--monitoring_config_file=/m.config',
+    '--enable_batching=true',
+  ]
