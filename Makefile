@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 ARGS ?=
 
-.PHONY: setup pipeline monitor test lint format lock
+.PHONY: setup pipeline monitor test test-fast lint format lock
 
 setup:
 	@scripts/bootstrap.sh
@@ -19,6 +19,10 @@ monitor: setup
 ## The test suite; extra pytest flags: make test ARGS="-k split"
 test: setup
 	$(PYTHON) -m pytest $(ARGS)
+
+## Everything that needs no pipeline run (tests marked e2e are left out).
+test-fast: setup
+	$(PYTHON) -m pytest -m "not e2e" $(ARGS)
 
 ## Style: ruff's linter and formatter over the whole tree (pyproject.toml).
 lint: setup

@@ -19,14 +19,14 @@ import argparse
 import json
 import os
 import sys
-from typing import Dict, Sequence
+from typing import Dict
 
 import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
-from tfx.orchestration import data_types
-from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+from tfx import v1 as tfx
 
+from core import names, runner_flags
 from pipeline import config as config_lib
 from pipeline.pipeline import create_pipeline
 
@@ -36,13 +36,6 @@ IMAGE_PROJECT_DIR = '/pipeline'
 DATA_ROOT_PARAMETER = 'data_root'
 TRAIN_ARGS_PARAMETER = 'train_args'
 JOB_SUFFIX = '_job.json'
-BEAM_RUNNERS = ('DirectRunner', 'DataflowRunner', 'FlinkRunner', 'SparkRunner')
-# Options a distributed runner cannot start without.
-REQUIRED_BEAM_OPTIONS = {
-  'DataflowRunner': ('--project', '--region', '--temp_location'),
-  'FlinkRunner': ('--flink_master',),
-  'SparkRunner': ('--spark_master_url',),
-}
 
 
 def parse_args(argv):
@@ -56,7 +49,7 @@ def parse_args(argv):
   )
   parser.add_argument(
     '--model-name',
-    default=config_lib.PIPELINE_NAME,
+    default=names.TRAINING_PIPELINE,
     help='model and pipeline name (default: taxi)',
   )
   parser.add_argument(
@@ -94,28 +87,8 @@ def parse_args(argv):
     default=gate.min_f1,
     help=f'F1 needed to push (default: {gate.min_f1})',
   )
-  parser.add_argument(
-    '--beam-runner',
-    choices=BEAM_RUNNERS,
-    default='DirectRunner',
-    help='Beam runner of the data components '
-    '(default: DirectRunner, inside each pod)',
-  )
-  parser.add_argument(
-    '--beam-workers',
-    type=int,
-    default=0,
-    help='DirectRunner processes per pod; 0 = one per CPU, '
-    '1 = in the executor process (default: 0)',
-  )
-  parser.add_argument(
-    '--beam-arg',
-    action='append',
-    default=[],
-    metavar='ARG',
-    help='extra Beam pipeline option, repeatable, e.g. '
-    '--beam-arg=--project=my-project',
-  )
+  # One worker per CPU by default: each pod runs one component.
+  runner_flags.add_beam_flags(parser, default_workers=0)
   parser.add_argument(
     '--target',
     choices=('kubeflow', 'vertex'),
@@ -135,7 +108,7 @@ def parse_args(argv):
   )
   parser.add_argument(
     '--output',
-    default=f'{config_lib.PIPELINE_NAME}_pipeline.yaml',
+    default=f'{names.TRAINING_PIPELINE}_pipeline.yaml',
     help='pipeline package to write (default: taxi_pipeline.yaml)',
   )
   args = parser.parse_args(argv)
@@ -143,28 +116,8 @@ def parse_args(argv):
     parser.error('--train-steps must be at least 1')
   if not args.output.endswith(('.yaml', '.yml')):
     parser.error('--output must end in .yaml or .yml')
-  missing = [
-    option
-    for option in REQUIRED_BEAM_OPTIONS.get(args.beam_runner, ())
-    if not any(arg.startswith(option + '=') for arg in args.beam_arg)
-  ]
-  if missing:
-    parser.error(
-      f'--beam-runner {args.beam_runner} needs '
-      + ', '.join(f'--beam-arg={option}=...' for option in missing)
-    )
+  runner_flags.check_beam_flags(parser, args)
   return args
-
-
-def beam_args(runner: str, workers: int, extra: Sequence[str]):
-  """The data components' Beam options."""
-  if runner != 'DirectRunner':
-    return (f'--runner={runner}', *extra)
-  return (
-    '--runner=DirectRunner',
-    *config_lib.direct_runner_args(workers),
-    *extra,
-  )
 
 
 def build_config(args) -> config_lib.PipelineConfig:
@@ -174,7 +127,7 @@ def build_config(args) -> config_lib.PipelineConfig:
   )
   return config_lib.PipelineConfig(
     pipeline_name=args.model_name,
-    data_root=data_types.RuntimeParameter(
+    data_root=tfx.dsl.experimental.RuntimeParameter(
       name=DATA_ROOT_PARAMETER, ptype=str, default=args.data_root
     ),
     pipeline_root=f'{pipeline_root}/{args.model_name}',
@@ -182,7 +135,7 @@ def build_config(args) -> config_lib.PipelineConfig:
     # Kubeflow Pipelines and Vertex AI bring their own ML Metadata.
     metadata_uri=None,
     schema_dir=f'{args.image_project_dir.rstrip("/")}/schema',
-    train_steps=data_types.RuntimeParameter(
+    train_steps=tfx.dsl.experimental.RuntimeParameter(
       name=TRAIN_ARGS_PARAMETER,
       ptype=str,
       default=json.dumps({'num_steps': args.train_steps}),
@@ -191,9 +144,7 @@ def build_config(args) -> config_lib.PipelineConfig:
       min_auc=args.min_auc, min_f1=args.min_f1
     ),
     compare_with_blessed_model=args.target == 'vertex',
-    beam_pipeline_args=beam_args(
-      args.beam_runner, args.beam_workers, args.beam_arg
-    ),
+    beam_pipeline_args=runner_flags.beam_args_of(args),
     enable_cache=not args.no_cache,
   )
 
@@ -204,7 +155,7 @@ def runtime_parameter_defaults(
   return {
     value.name: value.default
     for value in vars(config).values()
-    if isinstance(value, data_types.RuntimeParameter)
+    if isinstance(value, tfx.dsl.experimental.RuntimeParameter)
   }
 
 
@@ -212,8 +163,8 @@ def compile_pipeline(
   config: config_lib.PipelineConfig, image: str
 ) -> Dict[str, object]:
   """The PipelineJob (as a JSON dict) of create_pipeline(config)."""
-  runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
-    config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
+  runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+    config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
       default_image=image,
       # Kubeflow Pipelines' API server accepts schema 2.1.0 only.
       use_pipeline_spec_2_1=True,

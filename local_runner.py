@@ -1,7 +1,9 @@
 """Runs the taxi pipeline on this machine with TFX's LocalDagRunner.
 
     python local_runner.py [--data-root DIR] [--work-dir DIR]
-                           [--serving-model-dir DIR] [--train-steps N]
+        [--metadata-uri URI] [--model-name NAME] [--serving-model-dir DIR]
+        [--train-steps N] [--beam-runner RUNNER] [--beam-workers N]
+        [--beam-arg ARG ...] [--min-auc X] [--min-f1 X] [--no-cache]
 
 ML Metadata lives in SQLite at <work-dir>/metadata.sqlite (or in MySQL /
 MariaDB with --metadata-uri mysql://USER@HOST:PORT/DATABASE), pipeline outputs
@@ -23,42 +25,32 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 warnings.filterwarnings('ignore', category=FutureWarning, module='google')
 
 # pylint: disable=wrong-import-position
-from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+from tfx.v1.orchestration import LocalDagRunner
 
+from core import names, runner_flags
+from core.progress import console_progress
+from core.work_dir_lock import WorkDirBusyError, exclusive_run
 from pipeline import config as config_lib
-from pipeline import metadata_uri
 from pipeline.pipeline import create_pipeline
-from pipeline.progress import console_progress
 from pipeline.report import format_summary
 from pipeline.summary import summarize
-from pipeline.work_dir_lock import WorkDirBusyError, exclusive_run
+
+PROJECT_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def parse_args(argv):
   parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
   )
-  project = config_lib.PROJECT_DIR
   parser.add_argument(
     '--data-root',
-    default=os.path.join(project, 'data', 'taxi'),
+    default=os.path.join(PROJECT_DIR, 'data', 'taxi'),
     help='directory of CSV files (default: data/taxi)',
   )
-  parser.add_argument(
-    '--work-dir',
-    default=os.path.join(project, 'work'),
-    help='pipeline root and metadata store (default: work)',
-  )
-  parser.add_argument(
-    '--metadata-uri',
-    type=metadata_uri.checked,
-    help='ML Metadata store: an SQLite path or '
-    'mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE '
-    '(default: <work-dir>/metadata.sqlite)',
-  )
+  runner_flags.add_store_flags(parser, os.path.join(PROJECT_DIR, 'work'))
   parser.add_argument(
     '--model-name',
-    default=config_lib.PIPELINE_NAME,
+    default=names.TRAINING_PIPELINE,
     help='model and pipeline name (default: taxi)',
   )
   parser.add_argument(
@@ -71,13 +63,7 @@ def parse_args(argv):
     default=3000,
     help='training steps (default: 3000)',
   )
-  parser.add_argument(
-    '--beam-workers',
-    type=int,
-    default=1,
-    help='Beam processes for the data components; 1 runs '
-    'them in this process (default: 1)',
-  )
+  runner_flags.add_beam_flags(parser, default_workers=1)
   gate = config_lib.QualityGate()
   parser.add_argument(
     '--min-auc',
@@ -101,6 +87,7 @@ def parse_args(argv):
     parser.error(f'--data-root {args.data_root!r} is not a directory')
   if args.train_steps < 1:
     parser.error('--train-steps must be at least 1')
+  runner_flags.check_beam_flags(parser, args)
   return args
 
 
@@ -110,19 +97,16 @@ def build_config(args) -> config_lib.PipelineConfig:
     pipeline_name=args.model_name,
     data_root=os.path.abspath(args.data_root),
     pipeline_root=os.path.join(work_dir, 'pipelines', args.model_name),
-    metadata_uri=(
-      args.metadata_uri or os.path.join(work_dir, 'metadata.sqlite')
-    ),
+    metadata_uri=runner_flags.store_uri(args),
     serving_model_dir=os.path.abspath(
       args.serving_model_dir
-      or os.path.join(config_lib.PROJECT_DIR, 'serving_model', args.model_name)
+      or os.path.join(PROJECT_DIR, 'serving_model', args.model_name)
     ),
     train_steps=args.train_steps,
     quality_gate=config_lib.QualityGate(
       min_auc=args.min_auc, min_f1=args.min_f1
     ),
-    # 0 or less also runs Beam in this process.
-    beam_pipeline_args=config_lib.direct_runner_args(max(1, args.beam_workers)),
+    beam_pipeline_args=runner_flags.beam_args_of(args),
     enable_cache=not args.no_cache,
   )
 

@@ -28,17 +28,17 @@ warnings.filterwarnings('ignore', category=FutureWarning, module='google')
 
 # pylint: disable=wrong-import-position
 from ml_metadata import metadata_store
-from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+from tfx.v1.orchestration import LocalDagRunner
 
-from monitoring import baseline as baseline_lib
-from monitoring import detection, rows, spans
-from monitoring.config import PIPELINE_NAME, MonitoringConfig
+from components import serving_rows, skew_detection
+from core import lineage, metadata_uri, model_versions, names, runner_flags
+from core.progress import console_progress
+from monitoring import spans
+from monitoring.config import MonitoringPipelineConfig
 from monitoring.pipeline import create_monitoring_pipeline
-from pipeline import config as pipeline_config
-from pipeline import metadata_uri
-from pipeline.progress import console_progress
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
+PROJECT_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class UsageError(Exception):
@@ -49,10 +49,9 @@ def parse_args(argv):
   parser = argparse.ArgumentParser(
     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
   )
-  project = pipeline_config.PROJECT_DIR
   parser.add_argument(
     '--model-name',
-    default=pipeline_config.PIPELINE_NAME,
+    default=names.TRAINING_PIPELINE,
     help='model and training pipeline name (default: taxi)',
   )
   parser.add_argument(
@@ -68,19 +67,7 @@ def parse_args(argv):
     '--model-version',
     help='pushed model version to compare with (default: the latest pushed)',
   )
-  parser.add_argument(
-    '--metadata-uri',
-    type=metadata_uri.checked,
-    help="the training pipeline's ML Metadata store: an "
-    'SQLite path or mysql://USER@HOST:PORT/DATABASE '
-    '(default: <work-dir>/metadata.sqlite)',
-  )
-  parser.add_argument(
-    '--work-dir',
-    default=os.path.join(project, 'work'),
-    help='the training work dir: metadata store and '
-    'pipeline roots (default: work)',
-  )
+  runner_flags.add_store_flags(parser, os.path.join(PROJECT_DIR, 'work'))
   parser.add_argument(
     '--serving-model-dir',
     help='only consider versions pushed to this directory',
@@ -92,14 +79,20 @@ def parse_args(argv):
   parser.add_argument(
     '--feature-skew-threshold',
     type=float,
-    default=MonitoringConfig.feature_skew_threshold,
+    default=MonitoringPipelineConfig.feature_skew_threshold,
     help='fraction of id-joined examples whose value may '
     'differ (default: %(default)s)',
   )
+  runner_flags.add_beam_flags(parser, default_workers=1)
   args = parser.parse_args(argv)
+  runner_flags.check_beam_flags(parser, args)
   if args.serving_data is None:
-    args.serving_data = os.path.join('work', 'request_logs', args.model_name)
-  if args.model_version is not None and not args.model_version.isdigit():
+    args.serving_data = os.path.join(
+      args.work_dir, 'request_logs', args.model_name
+    )
+  if args.model_version is not None and not model_versions.is_version(
+    args.model_version
+  ):
     parser.error(
       f'--model-version must be a number, not {args.model_version!r}'
     )
@@ -120,7 +113,7 @@ def _find_baseline(args, store_uri: str):
     )
   store = metadata_store.MetadataStore(config)
   try:
-    return baseline_lib.find_baseline(
+    return lineage.training_lineage(
       store,
       args.model_name,
       args.model_version,
@@ -130,39 +123,39 @@ def _find_baseline(args, store_uri: str):
         else None
       ),
     )
-  except baseline_lib.BaselineNotFound as e:
+  except lineage.LineageNotFound as e:
     raise UsageError(str(e)) from None
 
 
-def build_config(args) -> MonitoringConfig:
+def build_config(args) -> MonitoringPipelineConfig:
   work_dir = os.path.abspath(args.work_dir)
-  store_uri = args.metadata_uri or os.path.join(work_dir, 'metadata.sqlite')
+  store_uri = runner_flags.store_uri(args)
   baseline = _find_baseline(args, store_uri)
   version = (
-    int(baseline.model_version) if (baseline.model_version.isdigit()) else None
+    int(baseline.model_version)
+    if model_versions.is_version(baseline.model_version)
+    else None
   )
   try:
     data = spans.resolve(args.serving_data, args.previous_data, version)
     for path in spans.files(data):
-      rows.check_readable(path, version)
-  except rows.UnreadableInput as e:
+      serving_rows.check_readable(path, version)
+  except serving_rows.UnreadableInput as e:
     raise UsageError(f'Unreadable serving data: {e}') from None
   report = args.report or os.path.join(
     work_dir, 'monitoring', time.strftime('report-%Y%m%d-%H%M%S.json')
   )
-  return MonitoringConfig(
+  return MonitoringPipelineConfig(
     serving_data=data,
     baseline=baseline,
-    pipeline_name=f'{args.model_name}_monitoring'
-    if (args.model_name != pipeline_config.PIPELINE_NAME)
-    else PIPELINE_NAME,
+    pipeline_name=f'{args.model_name}_monitoring',
     pipeline_root=os.path.join(
       work_dir, 'pipelines', f'{args.model_name}_monitoring'
     ),
     metadata_uri=store_uri,
     report_path=os.path.abspath(report),
     feature_skew_threshold=args.feature_skew_threshold,
-    beam_pipeline_args=pipeline_config.direct_runner_args(1),
+    beam_pipeline_args=runner_flags.beam_args_of(args),
   )
 
 
@@ -190,9 +183,9 @@ def main(argv=None) -> int:
       progress.track([component.id for component in tfx_pipeline.components])
       LocalDagRunner().run(tfx_pipeline)
   except Exception as e:  # pylint: disable=broad-except
-    unreadable = isinstance(e, rows.UnreadableInput) or 'UnreadableInput' in (
-      str(type(e)) + str(e)
-    )
+    unreadable = isinstance(
+      e, serving_rows.UnreadableInput
+    ) or 'UnreadableInput' in (str(type(e)) + str(e))
     print(
       f'\nFAILED: {"unreadable serving data: " if unreadable else ""}{e}'
       f'\nFull log: {log_path}',
@@ -209,8 +202,8 @@ def main(argv=None) -> int:
       file=sys.stderr,
     )
     return EXIT_ERROR
-  findings = detection.read_findings(report)
-  print(detection.format_table(findings))
+  findings = skew_detection.read_findings(report)
+  print(skew_detection.format_table(findings))
   print(
     f'  {report["serving_examples"]} serving examples; report '
     f'{config.report_path}; wall time {time.time() - started:.1f} s'

@@ -14,17 +14,18 @@ setuptools.setup(
   packages=setuptools.find_packages(
     include=[
       'components',
-      'components.*',
+      'core',
+      'kfp_local',
       'models',
-      'models.*',
+      'monitoring',
       'pipeline',
-      'pipeline.*',
+      'schema',
       'serving',
       'serving.*',
-      'monitoring',
-      'monitoring.*',
     ]
   ),
+  # The curated schema travels with the code (schema.SCHEMA_DIR).
+  package_data={'schema': ['*.pbtxt']},
   py_modules=['local_runner', 'kubeflow_runner', 'monitoring_runner'],
   install_requires=[
     'tfx[kfp]>=1.16.0,<1.17',

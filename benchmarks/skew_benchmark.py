@@ -7,7 +7,7 @@ rows drawn with replacement from data/taxi/data.csv; `--id-share` of them
 carry the trip id (joined to the training examples for feature skew). The
 check runs the monitoring pipeline's data steps with Beam's in-process
 runner, one size per fresh process (so peak RSS is that size's): rows ->
-tf.Examples (monitoring.rows), statistics (monitoring.statistics),
+tf.Examples (components/serving_rows.py), statistics (as StatisticsGen),
 ExampleValidator's validation against the serving schema, distribution skew
 against the training statistics, and DetectFeatureSkew against the training
 examples (all 15k taxi rows). TFX orchestration and ML Metadata bookkeeping
@@ -114,14 +114,17 @@ def check(paths, work_dir):
   import tensorflow_data_validation as tfdv
   from tensorflow_data_validation.skew.protos import feature_skew_results_pb2
 
+  from components import feature_skew, serving_rows, skew_detection
+  from components.serving_example_gen import ReadServingExamples
+  from core import artifacts
   from models import features
-  from monitoring import components, detection, feature_skew, rows, statistics
+  from tests.monitoring import statistics
 
-  schema = components.read_schema(os.path.join(PROJECT_DIR, 'schema'))
-  serving_schema = detection.serving_schema(
+  schema = artifacts.read_schema(os.path.join(PROJECT_DIR, 'schema'))
+  serving_schema = skew_detection.serving_schema(
     schema, features.TRIP_ID, features.SERVING_FEATURES
   )
-  kinds = rows.feature_kinds(schema)
+  kinds = serving_rows.feature_kinds(schema)
   timings = {}
 
   def to_examples(label, sources, parse, output):
@@ -141,7 +144,7 @@ def check(paths, work_dir):
         | 'Parse' >> beam.FlatMap(parse)
         | 'ToExample'
         >> beam.Map(
-          lambda r: rows.to_example(
+          lambda r: serving_rows.to_example(
             r, kinds, from_text=isinstance(r.get('fare', ''), str)
           )
         )
@@ -153,11 +156,11 @@ def check(paths, work_dir):
     timings[label] = time.perf_counter() - started
 
   # The baseline: statistics and examples of the training data.
-  header = rows.csv_header(TAXI_CSV)
+  header = serving_rows.csv_header(TAXI_CSV)
   to_examples(
     'training examples (not timed below)',
     [(TAXI_CSV, 1)],
-    lambda line: [rows.parse_csv_line(line, header)],
+    lambda line: [serving_rows.parse_csv_line(line, header)],
     os.path.join(work_dir, 'training'),
   )
   training_stats = statistics.generate(
@@ -172,7 +175,7 @@ def check(paths, work_dir):
   ) as pipeline:
     _ = (
       pipeline
-      | 'Rows' >> components.ReadServingExamples(paths, kinds, 1)
+      | 'Rows' >> ReadServingExamples(paths, kinds, 1)
       | 'Write'
       >> beam.io.WriteToTFRecord(
         os.path.join(work_dir, 'serving'),
@@ -187,10 +190,10 @@ def check(paths, work_dir):
   )
   timings['statistics'] = time.perf_counter() - started
   started = time.perf_counter()
-  findings = detection.schema_skew_findings(
+  findings = skew_detection.schema_skew_findings(
     tfdv.validate_statistics(serving_stats, serving_schema)
   )
-  findings += detection.distribution_skew_findings(
+  findings += skew_detection.distribution_skew_findings(
     training_stats, serving_stats, serving_schema
   )
   timings['schema + distribution skew'] = time.perf_counter() - started
@@ -228,7 +231,7 @@ def check(paths, work_dir):
       tf.io.gfile.glob(skew_path + '*')[0]
     )
   ]
-  findings += detection.feature_skew_findings(skew, 0.01)
+  findings += skew_detection.feature_skew_findings(skew, 0.01)
   timings['feature skew'] = time.perf_counter() - started
   timings['total'] = time.perf_counter() - total
   return (
@@ -241,7 +244,7 @@ def check(paths, work_dir):
 def child(rows_count: int, id_share: float, file_rows: int):
   import tensorflow_data_validation  # noqa: F401  (loaded before the RSS baseline)
 
-  import monitoring.feature_skew  # noqa: F401
+  import components.feature_skew  # noqa: F401
 
   with tempfile.TemporaryDirectory() as tmp:
     data_dir = os.path.join(tmp, 'logs')

@@ -10,25 +10,23 @@ import filecmp
 import os
 import shutil
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
-from tfx import types
+from tfx import v1 as tfx
 from tfx.components.pusher import executor as pusher_executor
 from tfx.dsl.components.base import executor_spec
-from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
+from tfx.v1.dsl import Artifact
+
+from core import model_versions
 
 STAGING_PREFIX = '.staging-'
 
 
 def next_version(base_directory: str) -> int:
   """A Unix-time version, above any version already there."""
-  existing = (
-    [int(name) for name in os.listdir(base_directory) if name.isdigit()]
-    if os.path.isdir(base_directory)
-    else []
-  )
+  existing = model_versions.versions(base_directory)
   return max([int(time.time())] + [v + 1 for v in existing])
 
 
@@ -49,13 +47,6 @@ def same_model(first: str, second: str) -> bool:
   return not mismatch and not errors
 
 
-def latest_version(base_directory: str) -> Optional[str]:
-  versions = [name for name in os.listdir(base_directory) if name.isdigit()]
-  if not versions:
-    return None
-  return os.path.join(base_directory, max(versions, key=int))
-
-
 def publish(model_dir: str, base_directory: str) -> str:
   """Copies `model_dir` to `<base_directory>/<new version>` atomically.
 
@@ -68,7 +59,7 @@ def publish(model_dir: str, base_directory: str) -> str:
   for name in os.listdir(base_directory):
     if name.startswith(STAGING_PREFIX):
       shutil.rmtree(os.path.join(base_directory, name), ignore_errors=True)
-  latest = latest_version(base_directory)
+  latest = model_versions.latest_version_dir(base_directory)
   if latest and same_model(model_dir, latest):
     return latest
   version = next_version(base_directory)
@@ -85,11 +76,11 @@ class Executor(pusher_executor.Executor):
 
   def Do(
     self,
-    input_dict: Dict[str, List[types.Artifact]],
-    output_dict: Dict[str, List[types.Artifact]],
+    input_dict: Dict[str, List[Artifact]],
+    output_dict: Dict[str, List[Artifact]],
     exec_properties: Dict[str, Any],
   ) -> None:
-    destination = pusher_pb2.PushDestination()
+    destination = tfx.proto.PushDestination()
     proto_utils.json_to_proto(
       exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
       destination,

@@ -5,20 +5,19 @@ fails its execution instead, so Transform, Trainer and Pusher never run on
 data that breaks the schema.
 """
 
-import os
 from typing import List, NamedTuple
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
-from tfx import types
-from tfx.dsl.component.experimental.annotations import InputArtifact
-from tfx.dsl.component.experimental.decorators import component
-from tfx.types import artifact_utils
-from tfx.types.standard_artifacts import ExampleAnomalies
+from tfx.v1.dsl import Artifact
+from tfx.v1.dsl.components import InputArtifact, component
+from tfx.v1.types.standard_artifacts import ExampleAnomalies
 
-ANOMALIES_FILE = 'SchemaDiff.pb'
+from core import artifacts
 
 
-class Finding(NamedTuple):
+class Anomaly(NamedTuple):
+  """One reason one feature (or the dataset) of one split breaks the schema."""
+
   split: str
   feature: str
   kind: str
@@ -32,59 +31,54 @@ class Finding(NamedTuple):
 
 
 class DataValidationError(RuntimeError):
-  """The data breaks the schema; carries every finding."""
+  """The data breaks the schema; carries every anomaly."""
 
-  def __init__(self, findings: List[Finding]):
-    self.findings = findings
-    lines = '\n'.join(f'  - {finding}' for finding in findings)
+  def __init__(self, anomalies: List[Anomaly]):
+    self.anomalies = anomalies
+    lines = '\n'.join(f'  - {anomaly}' for anomaly in anomalies)
     super().__init__(
-      f'Data validation found {len(findings)} anomal'
-      f'{"y" if len(findings) == 1 else "ies"}; stopping before Transform '
+      f'Data validation found {len(anomalies)} anomal'
+      f'{"y" if len(anomalies) == 1 else "ies"}; stopping before Transform '
       f'and Trainer:\n{lines}'
     )
 
 
-def describe(split: str, anomalies: anomalies_pb2.Anomalies) -> List[Finding]:
-  """One finding per (feature, reason) of an Anomalies proto."""
-  findings = []
-  for feature, info in sorted(anomalies.anomaly_info.items()):
+def describe(split: str, proto: anomalies_pb2.Anomalies) -> List[Anomaly]:
+  """One anomaly per (feature, reason) of an Anomalies proto."""
+  found = []
+  for feature, info in sorted(proto.anomaly_info.items()):
     for reason in info.reason:
-      findings.append(
-        Finding(
+      found.append(
+        Anomaly(
           split,
           feature,
           anomalies_pb2.AnomalyInfo.Type.Name(reason.type),
           reason.description or reason.short_description,
         )
       )
-  dataset = anomalies.dataset_anomaly_info
-  for reason in dataset.reason:
-    findings.append(
-      Finding(
+  for reason in proto.dataset_anomaly_info.reason:
+    found.append(
+      Anomaly(
         split,
         '(dataset)',
         anomalies_pb2.AnomalyInfo.Type.Name(reason.type),
         reason.description or reason.short_description,
       )
     )
-  return findings
+  return found
 
 
-def read_findings(artifact: types.Artifact) -> List[Finding]:
-  """All findings of an ExampleAnomalies artifact, split by split."""
-  findings = []
-  for split in artifact_utils.decode_split_names(artifact.split_names):
-    path = os.path.join(
-      artifact_utils.get_split_uri([artifact], split), ANOMALIES_FILE
-    )
-    with open(path, 'rb') as f:
-      findings += describe(split, anomalies_pb2.Anomalies.FromString(f.read()))
-  return findings
+def read_anomalies(artifact: Artifact) -> List[Anomaly]:
+  """All anomalies of an ExampleAnomalies artifact, split by split."""
+  found = []
+  for split in artifacts.split_names(artifact):
+    found += describe(split, artifacts.read_anomalies(artifact, split))
+  return found
 
 
 @component
 def DataGate(anomalies: InputArtifact[ExampleAnomalies]):  # A TFX component.
   """Raises DataValidationError when `anomalies` is not empty."""
-  findings = read_findings(anomalies)
-  if findings:
-    raise DataValidationError(findings)
+  found = read_anomalies(anomalies)
+  if found:
+    raise DataValidationError(found)

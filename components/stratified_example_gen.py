@@ -10,10 +10,10 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
+from tfx import v1 as tfx
 from tfx.components import FileBasedExampleGen
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
 from tfx.dsl.components.base import executor_spec
-from tfx.proto import example_gen_pb2
 from tfx.utils import import_utils, proto_utils
 
 from components import csv_check, custom_config, stratified_split
@@ -54,9 +54,9 @@ class Executor(csv_executor.Executor):
   def GenerateExamplesByBeam(
     self, pipeline: beam.Pipeline, exec_properties: Dict[str, Any]
   ) -> Dict[str, beam.pvalue.PCollection]:
-    input_config = example_gen_pb2.Input()
+    input_config = tfx.proto.Input()
     proto_utils.json_to_proto(exec_properties['input_config'], input_config)
-    output_config = example_gen_pb2.Output()
+    output_config = tfx.proto.Output()
     proto_utils.json_to_proto(exec_properties['output_config'], output_config)
     splits = output_config.split_config.splits
     if len(input_config.splits) != 1 or not splits:
@@ -111,7 +111,7 @@ def stratified_csv_example_gen(
   split_weights: Sequence[Tuple[str, int]],
   id_feature: str,
   stratum_fn: str,
-  input_config: Optional[example_gen_pb2.Input] = None,
+  input_config: Optional[tfx.proto.Input] = None,
 ) -> FileBasedExampleGen:
   """A CsvExampleGen whose splits each keep the overall label rate.
 
@@ -120,16 +120,18 @@ def stratified_csv_example_gen(
     split_weights: (split name, relative size) pairs, e.g. train 8, eval 1.
     id_feature: column identifying a row; its hash decides the assignment.
     stratum_fn: 'module.function' taking a dict of a row's first values and
-      returning its class (the label, or None where it cannot be computed).
+      returning its stratum, a (label, group) pair: the label (None where it
+      cannot be computed) and a covariate to balance within each label (e.g.
+      the payment type); see stratified_split.allocate.
     input_config: which files under input_base to read (default: all).
   """
   return FileBasedExampleGen(
     input_base=input_base,
     input_config=input_config,
-    output_config=example_gen_pb2.Output(
-      split_config=example_gen_pb2.SplitConfig(
+    output_config=tfx.proto.Output(
+      split_config=tfx.proto.SplitConfig(
         splits=[
-          example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=weight)
+          tfx.proto.SplitConfig.Split(name=name, hash_buckets=weight)
           for name, weight in split_weights
         ]
       )

@@ -18,10 +18,8 @@ import os
 import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow.python.lib.io import file_io
-from tensorflow.python.saved_model import fingerprinting_utils
 
-from models import features
+from models import features, tf_internal
 
 PROBABILITY = 'probability'
 CLASSIFY_METHOD = 'tensorflow/serving/classify'
@@ -155,13 +153,15 @@ def set_serving_methods(export_dir: str, methods: dict) -> None:
   tf.saved_model.save would have written them.
   """
   path = os.path.join(export_dir, 'saved_model.pb')
-  saved_model = saved_model_pb2.SavedModel.FromString(
-    file_io.read_file_to_string(path, binary_mode=True)
-  )
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    saved_model = saved_model_pb2.SavedModel.FromString(f.read())
   for meta_graph in saved_model.meta_graphs:
     for name, method in methods.items():
       if name not in meta_graph.signature_def:
         raise ValueError(f'{export_dir} has no signature {name!r}')
       meta_graph.signature_def[name].method_name = method
-  file_io.atomic_write_string_to_file(path, saved_model.SerializeToString())
-  fingerprinting_utils.write_fingerprint(export_dir)
+  staging = f'{path}.tmp'
+  with tf.io.gfile.GFile(staging, 'wb') as f:
+    f.write(saved_model.SerializeToString())
+  tf.io.gfile.rename(staging, path, overwrite=True)  # Atomic on POSIX.
+  tf_internal.write_fingerprint(export_dir)

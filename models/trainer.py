@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
-from tfx.components.trainer.fn_args_utils import FnArgs
+from tfx.v1.components import FnArgs
 from tfx_bsl.tfxio import dataset_options
 
 from models import features, signatures
@@ -53,11 +53,8 @@ def _write_metadata(serving_model_dir: str, metadata: dict) -> None:
 def run_fn(fn_args: FnArgs):  # Called by TFX Trainer.
   """Trains, picks the decision threshold on the eval split, exports."""
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  hyperparameters = dict(
-    (fn_args.custom_config or {}).get('hyperparameters', {})
-  )
-  keras.utils.set_random_seed(hyperparameters.pop('seed', 42))
-  model = model_lib.build_model(**hyperparameters)
+  keras.utils.set_random_seed(42)
+  model = model_lib.build_model()
 
   steps_per_epoch = min(fn_args.train_steps, STEPS_PER_EPOCH)
   model.fit(

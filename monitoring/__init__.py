@@ -1,2 +1,2 @@
-"""Training/serving skew and drift monitoring: a second TFX pipeline over
-serving data, compared with the data that trained the served model."""
+"""The monitoring pipeline: `create_monitoring_pipeline(config)`, its frozen
+config, and where a run's serving data is (spans)."""

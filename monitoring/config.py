@@ -1,31 +1,12 @@
 """The monitoring pipeline's configuration: one frozen value per run."""
 
 import dataclasses
-import os
 from typing import Optional, Tuple
 
+import schema
+from core import names
+from core.lineage import TrainingLineage
 from models import features
-from pipeline.config import PROJECT_DIR
-
-PIPELINE_NAME = 'taxi_monitoring'
-# Split names of the serving examples the monitoring pipeline writes.
-SERVING_SPLIT = 'serving'
-PREVIOUS_SPLIT = 'previous'
-
-
-@dataclasses.dataclass(frozen=True)
-class Baseline:
-  """What trained the model version that served the requests, found through
-  ML Metadata lineage (see baseline.py). URIs are of existing artifacts."""
-
-  model_version: str
-  pushed_model_uri: str
-  model_uri: str
-  examples_uri: str
-  statistics_uri: str
-  schema_uri: str
-  # The split of the training data the serving data is compared with.
-  split: str = 'train'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,18 +22,19 @@ class ServingData:
 
 
 @dataclasses.dataclass(frozen=True)
-class MonitoringConfig:
+class MonitoringPipelineConfig:
   """Everything create_monitoring_pipeline needs."""
 
   serving_data: ServingData
-  baseline: Baseline
+  # What trained the served version (found through ML Metadata lineage).
+  baseline: TrainingLineage
   pipeline_root: str
   report_path: str
   metadata_uri: Optional[str] = None
-  pipeline_name: str = PIPELINE_NAME
+  pipeline_name: str = names.MONITORING_PIPELINE
   # The curated schema (schema.pbtxt): types, domains and the comparators'
   # thresholds, as they are now (the training-time copy is in the baseline).
-  schema_dir: str = os.path.join(PROJECT_DIR, 'schema')
+  schema_dir: str = schema.SCHEMA_DIR
   # Identifies an example in training and serving data (feature-skew join).
   id_feature: str = features.TRIP_ID
   # Features the server takes; the others (besides the id) may be absent from

@@ -11,7 +11,7 @@ import os
 import re
 from typing import List, Optional, Tuple
 
-from monitoring import rows
+from components import serving_rows
 from monitoring.config import ServingData
 
 
@@ -28,23 +28,23 @@ def span_directories(directory: str) -> List[str]:
     for name in sorted(os.listdir(directory), key=_natural_key)
     if os.path.isdir(os.path.join(directory, name))
   ]
-  return [s for s in spans if rows.data_files(s, '*')]
+  return [s for s in spans if serving_rows.data_files(s, '*')]
 
 
 def _span(path: str) -> Tuple[str, str, Optional[str]]:
   """(directory, pattern, previous span directory) of one --*-data path."""
   if os.path.isfile(path):
-    rows.file_format(path)
+    serving_rows.file_format(path)
     return os.path.dirname(path), os.path.basename(path), None
   if not os.path.isdir(path):
-    raise rows.UnreadableInput(f'{path}: no such file or directory')
-  if rows.data_files(path, rows.REQUEST_LOG_PATTERN):
-    return path, rows.REQUEST_LOG_PATTERN, None
-  if rows.data_files(path, '*'):
+    raise serving_rows.UnreadableInput(f'{path}: no such file or directory')
+  if serving_rows.data_files(path, serving_rows.REQUEST_LOG_PATTERN):
+    return path, serving_rows.REQUEST_LOG_PATTERN, None
+  if serving_rows.data_files(path, '*'):
     return path, '*', None
   spans = span_directories(path)
   if not spans:
-    raise rows.UnreadableInput(
+    raise serving_rows.UnreadableInput(
       f'{path}: no serving data (CSV, JSON lines or request-log files, '
       'directly or in span subdirectories)'
     )
@@ -56,7 +56,7 @@ def resolve(
   previous_path: Optional[str] = None,
   model_version: Optional[int] = None,
 ) -> ServingData:
-  """The ServingData of a run; raises rows.UnreadableInput."""
+  """The ServingData of a run; raises serving_rows.UnreadableInput."""
   newest_dir, newest_pattern, previous_dir = _span(
     os.path.abspath(serving_path)
   )
@@ -82,7 +82,7 @@ def resolve(
 
 def files(data: ServingData) -> List[str]:
   """Every file a run reads."""
-  result = rows.data_files(data.input_base, data.newest_pattern)
+  result = serving_rows.data_files(data.input_base, data.newest_pattern)
   if data.previous_pattern:
-    result += rows.data_files(data.input_base, data.previous_pattern)
+    result += serving_rows.data_files(data.input_base, data.previous_pattern)
   return result

@@ -4,13 +4,15 @@ import dataclasses
 import os
 from typing import Optional, Tuple, Union
 
-from tfx.orchestration import data_types
+from tfx import v1 as tfx
 
-import models
+import schema
+from core import names
 
-PIPELINE_NAME = 'taxi'
-MODELS_DIR = os.path.dirname(os.path.abspath(models.__file__))
-PROJECT_DIR = os.path.dirname(MODELS_DIR)
+# The user code TFX loads from module files (Transform, Trainer).
+MODELS_DIR = os.path.join(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'models'
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,23 +30,23 @@ class PipelineConfig:
   """Everything create_pipeline needs; paths may be local or gs:// / s3://."""
 
   # A RuntimeParameter lets a Kubeflow run form set it.
-  data_root: Union[str, data_types.RuntimeParameter]
+  data_root: Union[str, tfx.dsl.experimental.RuntimeParameter]
   pipeline_root: str
   serving_model_dir: str
-  pipeline_name: str = PIPELINE_NAME
-  # ML Metadata: an SQLite path or mysql://… (see metadata_uri.py); None
-  # where the orchestrator provides it (Kubeflow).
+  pipeline_name: str = names.TRAINING_PIPELINE
+  # ML Metadata: an SQLite path or mysql://… (see core/metadata_uri.py);
+  # None where the orchestrator provides it (Kubeflow).
   metadata_uri: Optional[str] = None
-  schema_dir: str = os.path.join(PROJECT_DIR, 'schema')
+  schema_dir: str = schema.SCHEMA_DIR
   transform_module: str = os.path.join(MODELS_DIR, 'preprocessing.py')
   trainer_module: str = os.path.join(MODELS_DIR, 'trainer.py')
   # Or a RuntimeParameter (ptype str) holding TrainArgs JSON such as
   # '{"num_steps": 3000}': one can only stand for a whole exec property.
-  train_steps: Union[int, data_types.RuntimeParameter] = 3000
+  train_steps: Union[int, tfx.dsl.experimental.RuntimeParameter] = 3000
   split_weights: Tuple[Tuple[str, int], ...] = (
-    ('train', 8),
-    ('eval', 1),
-    ('test', 1),
+    (names.TRAIN_SPLIT, 8),
+    (names.EVAL_SPLIT, 1),
+    (names.TEST_SPLIT, 1),
   )
   quality_gate: QualityGate = QualityGate()
   # Gate on the last blessed model too; False where the orchestrator cannot
@@ -52,15 +54,3 @@ class PipelineConfig:
   compare_with_blessed_model: bool = True
   beam_pipeline_args: Tuple[str, ...] = ()
   enable_cache: bool = True
-
-
-def direct_runner_args(workers: int) -> Tuple[str, ...]:
-  """Beam DirectRunner options for the data components: in this process for
-  one worker (cheapest on small data), else `workers` processes (0: one per
-  CPU)."""
-  if workers == 1:
-    return ('--direct_running_mode=in_memory', '--direct_num_workers=1')
-  return (
-    '--direct_running_mode=multi_processing',
-    f'--direct_num_workers={workers}',
-  )

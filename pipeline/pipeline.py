@@ -1,126 +1,114 @@
 """create_pipeline: the one definition of the pipeline's components and wiring.
 
-Component ids are stable: tests, summaries and ML Metadata queries use them.
+Component ids are stable (core.names): tests, summaries and ML Metadata
+queries use them.
 """
 
 import os
 
-from tfx.components import (
-  Evaluator,
-  ExampleValidator,
-  Pusher,
-  SchemaGen,
-  StatisticsGen,
-  Trainer,
-  Transform,
-)
-from tfx.components.schema_gen.import_schema_gen.component import (
-  ImportSchemaGen,
-)
-from tfx.dsl.components.common import resolver
-from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
-  LatestBlessedModelStrategy,
-)
-from tfx.orchestration import data_types
-from tfx.orchestration import pipeline as tfx_pipeline
-from tfx.proto import pusher_pb2, trainer_pb2, transform_pb2
-from tfx.types import Channel
-from tfx.types.standard_artifacts import Model, ModelBlessing
+from tfx import v1 as tfx
 
 from components import atomic_pusher
 from components.data_gate import DataGate
 from components.stratified_example_gen import stratified_csv_example_gen
-from pipeline import metadata_uri
+from core import metadata_uri, names
+from models import features
 from pipeline.config import PipelineConfig
 from pipeline.eval_config import make_eval_config
 
-SCHEMA_FILE = 'schema.pbtxt'
 STRATUM_FN = 'models.features.split_stratum'
 
 
 def _train_args(train_steps):
-  if isinstance(train_steps, data_types.RuntimeParameter):
+  if isinstance(train_steps, tfx.dsl.experimental.RuntimeParameter):
     return train_steps  # TrainArgs JSON, set per run (see PipelineConfig).
-  return trainer_pb2.TrainArgs(splits=['train'], num_steps=train_steps)
+  return tfx.proto.TrainArgs(splits=[names.TRAIN_SPLIT], num_steps=train_steps)
 
 
-def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
+def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
   """The taxi pipeline: ingest, validate, transform, train, evaluate, push."""
   split_names = [name for name, _ in config.split_weights]
   example_gen = stratified_csv_example_gen(
     input_base=config.data_root,
     split_weights=config.split_weights,
-    id_feature='trip_id',
+    id_feature=features.TRIP_ID,
     stratum_fn=STRATUM_FN,
-  ).with_id('example_gen')
-  schema_importer = ImportSchemaGen(
-    schema_file=os.path.join(config.schema_dir, SCHEMA_FILE)
-  ).with_id('schema_importer')
-  schema = schema_importer.outputs['schema']
+  ).with_id(names.EXAMPLE_GEN)
+  examples = example_gen.outputs[names.EXAMPLES]
+  schema_importer = tfx.components.ImportSchemaGen(
+    schema_file=os.path.join(config.schema_dir, names.SCHEMA_FILE)
+  ).with_id(names.SCHEMA_IMPORTER)
+  schema = schema_importer.outputs[names.SCHEMA]
   # Typed by the curated schema: its categorical integers (hour, day, month,
   # community areas) get value counts, which skew and drift checks compare
   # (see monitoring/).
-  statistics_gen = StatisticsGen(
-    examples=example_gen.outputs['examples'], schema=schema
-  ).with_id('statistics_gen')
+  statistics_gen = tfx.components.StatisticsGen(
+    examples=examples, schema=schema
+  ).with_id(names.STATISTICS_GEN)
+  statistics = statistics_gen.outputs[names.STATISTICS]
   # Inferred from this run's data and kept for review against schema/.
-  schema_gen = SchemaGen(
-    statistics=statistics_gen.outputs['statistics']
-  ).with_id('schema_gen')
-  example_validator = ExampleValidator(
-    statistics=statistics_gen.outputs['statistics'], schema=schema
-  ).with_id('example_validator')
+  schema_gen = tfx.components.SchemaGen(statistics=statistics).with_id(
+    names.SCHEMA_GEN
+  )
+  example_validator = tfx.components.ExampleValidator(
+    statistics=statistics, schema=schema
+  ).with_id(names.EXAMPLE_VALIDATOR)
   data_gate = DataGate(
-    anomalies=example_validator.outputs['anomalies']
-  ).with_id('data_gate')
+    anomalies=example_validator.outputs[names.ANOMALIES]
+  ).with_id(names.DATA_GATE)
 
-  transform = Transform(
-    examples=example_gen.outputs['examples'],
+  transform = tfx.components.Transform(
+    examples=examples,
     schema=schema,
     module_file=config.transform_module,
     # StatisticsGen already describes the raw data; skipping Transform's own
     # pre/post statistics halves its run time.
     disable_statistics=True,
-    splits_config=transform_pb2.SplitsConfig(
-      analyze=['train'], transform=split_names
+    splits_config=tfx.proto.SplitsConfig(
+      analyze=[names.TRAIN_SPLIT], transform=split_names
     ),
-  ).with_id('transform')
+  ).with_id(names.TRANSFORM)
   transform.add_upstream_node(data_gate)
 
-  trainer = Trainer(
+  trainer = tfx.components.Trainer(
     module_file=config.trainer_module,
-    examples=transform.outputs['transformed_examples'],
-    transform_graph=transform.outputs['transform_graph'],
+    examples=transform.outputs[names.TRANSFORMED_EXAMPLES],
+    transform_graph=transform.outputs[names.TRANSFORM_GRAPH],
     train_args=_train_args(config.train_steps),
-    eval_args=trainer_pb2.EvalArgs(splits=['eval']),
-  ).with_id('trainer')
+    eval_args=tfx.proto.EvalArgs(splits=[names.EVAL_SPLIT]),
+  ).with_id(names.TRAINER)
+  model = trainer.outputs[names.MODEL]
 
-  baseline_resolver = resolver.Resolver(
-    strategy_class=LatestBlessedModelStrategy,
-    model=Channel(type=Model),
-    model_blessing=Channel(type=ModelBlessing),
-  ).with_id('latest_blessed_model_resolver')
+  baseline_resolver = tfx.dsl.Resolver(
+    strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+    model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+    model_blessing=tfx.dsl.Channel(
+      type=tfx.types.standard_artifacts.ModelBlessing
+    ),
+  ).with_id(names.LATEST_BLESSED_MODEL_RESOLVER)
   baselines = [baseline_resolver] if config.compare_with_blessed_model else []
-  evaluator = Evaluator(
-    examples=example_gen.outputs['examples'],
-    example_splits=['test'],
-    model=trainer.outputs['model'],
-    baseline_model=(baseline_resolver.outputs['model'] if baselines else None),
+  evaluator = tfx.components.Evaluator(
+    examples=examples,
+    example_splits=[names.TEST_SPLIT],
+    model=model,
+    baseline_model=(
+      baseline_resolver.outputs[names.MODEL] if baselines else None
+    ),
     eval_config=make_eval_config(config.quality_gate),
-  ).with_id('evaluator')
+  ).with_id(names.EVALUATOR)
 
-  pusher = Pusher(
-    model=trainer.outputs['model'],
-    model_blessing=evaluator.outputs['blessing'],
-    push_destination=pusher_pb2.PushDestination(
-      filesystem=pusher_pb2.PushDestination.Filesystem(
+  pusher = tfx.components.Pusher(
+    model=model,
+    model_blessing=evaluator.outputs[names.BLESSING],
+    push_destination=tfx.proto.PushDestination(
+      filesystem=tfx.proto.PushDestination.Filesystem(
         base_directory=config.serving_model_dir
       )
     ),
     custom_executor_spec=atomic_pusher.EXECUTOR_SPEC,
-  ).with_id('pusher')
+  ).with_id(names.PUSHER)
 
-  return tfx_pipeline.Pipeline(
+  return tfx.dsl.Pipeline(
     pipeline_name=config.pipeline_name,
     pipeline_root=config.pipeline_root,
     components=[

@@ -1,25 +1,23 @@
 """What a run did, read back from ML Metadata and its artifacts."""
 
 import dataclasses
-import os
 from typing import Dict, List, Optional
 
-import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.types import artifact_utils
 
 from components import data_gate
+from core import artifacts, lineage, names
 from models.signatures import PROBABILITY
-from pipeline import lineage
 from pipeline.eval_config import DECISION
 
 
 @dataclasses.dataclass
 class RunSummary:
   rows_per_split: Dict[str, int] = dataclasses.field(default_factory=dict)
-  anomalies: List[data_gate.Finding] = dataclasses.field(default_factory=list)
+  anomalies: List[data_gate.Anomaly] = dataclasses.field(default_factory=list)
   # Slice name -> metric name -> value, on the Evaluator's split.
   metrics: Dict[str, Dict[str, float]] = dataclasses.field(default_factory=dict)
   validation_failures: List[str] = dataclasses.field(default_factory=list)
@@ -99,22 +97,20 @@ def summarize(
     ):
       summary.cached_nodes.append(node_id)
 
-  statistics = outputs_by_node.get('statistics_gen', {}).get('statistics', [])
+  statistics = outputs_by_node.get(names.STATISTICS_GEN, {}).get(
+    names.STATISTICS, []
+  )
   for artifact in statistics:
-    for split in artifact_utils.decode_split_names(artifact.split_names):
-      stats = tfdv.load_stats_binary(
-        os.path.join(
-          artifact_utils.get_split_uri([artifact], split), 'FeatureStats.pb'
-        )
-      )
+    for split in artifacts.split_names(artifact):
+      stats = artifacts.read_statistics(artifact, split)
       summary.rows_per_split[split] = stats.datasets[0].num_examples
 
-  validator = outputs_by_node.get('example_validator', {})
-  for artifact in validator.get('anomalies', []):
-    summary.anomalies = data_gate.read_findings(artifact)
+  validator = outputs_by_node.get(names.EXAMPLE_VALIDATOR, {})
+  for artifact in validator.get(names.ANOMALIES, []):
+    summary.anomalies = data_gate.read_anomalies(artifact)
 
-  evaluation = outputs_by_node.get('evaluator', {})
-  for artifact in evaluation.get('evaluation', []):
+  evaluation = outputs_by_node.get(names.EVALUATOR, {})
+  for artifact in evaluation.get(names.EVALUATION, []):
     for metrics_for_slice in tfma.load_metrics(artifact.uri):
       name = slice_name(
         tfma.slicer.deserialize_slice_key(metrics_for_slice.slice_key)
@@ -130,12 +126,13 @@ def summarize(
           f': {failed.metric_key.name} = {failed.metric_value.double_value.value:.4f}'
           f' fails {failed.message or "its threshold"}'
         )
-  for artifact in evaluation.get('blessing', []):
-    summary.blessed = bool(artifact.get_int_custom_property('blessed'))
+  for artifact in evaluation.get(names.BLESSING, []):
+    summary.blessed = bool(artifact.get_int_custom_property(names.BLESSED))
 
-  for artifact in outputs_by_node.get('pusher', {}).get('pushed_model', []):
-    if artifact.get_int_custom_property('pushed'):
+  pusher = outputs_by_node.get(names.PUSHER, {})
+  for artifact in pusher.get(names.PUSHED_MODEL, []):
+    if artifact.get_int_custom_property(names.PUSHED):
       summary.pushed_to = artifact.get_string_custom_property(
-        'pushed_destination'
+        names.PUSHED_DESTINATION
       )
   return summary

@@ -6,12 +6,16 @@ import dataclasses
 import os
 import pathlib
 import random
+import shutil
 import subprocess
 import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 import pytest  # pylint: disable=wrong-import-position
+from ml_metadata import metadata_store
+
+from core import lineage, metadata_uri
 
 PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
 TAXI_CSV = PROJECT_DIR / 'data' / 'taxi' / 'data.csv'
@@ -91,6 +95,42 @@ def run_local_runner(
     result.stdout + result.stderr,
     result.returncode,
   )
+
+
+# Fixtures that run the pipeline (the KFP one runs the compiled package).
+PIPELINE_FIXTURES = {'trained_pipeline', 'launched_run'}
+
+
+def pytest_collection_modifyitems(items):
+  """Every test that needs a pipeline run of a fixture is an e2e test."""
+  for item in items:
+    if PIPELINE_FIXTURES & set(getattr(item, 'fixturenames', ())):
+      item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture
+def metadata_copy(trained_pipeline, tmp_path) -> pathlib.Path:
+  """A work dir holding a copy of the session run's ML Metadata store (its
+  artifact URIs still point at the session run's outputs, read-only), for
+  tests that record more runs: the shared run stays as it was."""
+  work_dir = tmp_path / 'work'
+  work_dir.mkdir()
+  shutil.copy(trained_pipeline.metadata_path, work_dir / 'metadata.sqlite')
+  return work_dir
+
+
+@pytest.fixture(scope='session')
+def store(trained_pipeline):
+  """The session pipeline run's ML Metadata store."""
+  return metadata_store.MetadataStore(
+    metadata_uri.connection_config(str(trained_pipeline.metadata_path))
+  )
+
+
+@pytest.fixture(scope='session')
+def baseline(store):
+  """The lineage of the session run's pushed model."""
+  return lineage.training_lineage(store, 'taxi')
 
 
 @pytest.fixture(scope='session')

@@ -1,6 +1,6 @@
 """kubeflow_runner.py: the package it compiles, and a run of that package
 task by task through the containers' own commands (pipeline/
-kfp_local_launcher.py), ending with a pushed model that serves."""
+launcher.py), ending with a pushed model that serves."""
 
 import json
 import math
@@ -13,8 +13,9 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_runner
 import local_runner
+from core import names
+from kfp_local import launcher
 from models import features
-from pipeline import kfp_local_launcher
 from pipeline.pipeline import create_pipeline
 from tests.conftest import (
   E2E_ARGS,
@@ -24,8 +25,13 @@ from tests.conftest import (
   write_rows,
 )
 
-RESOLVER = 'latest_blessed_model_resolver'
-DATA_COMPONENTS = ('example_gen', 'statistics_gen', 'transform', 'evaluator')
+RESOLVER = names.LATEST_BLESSED_MODEL_RESOLVER
+DATA_COMPONENTS = (
+  names.EXAMPLE_GEN,
+  names.STATISTICS_GEN,
+  names.TRANSFORM,
+  names.EVALUATOR,
+)
 # Differs from the compiled default, so the run form's value must win.
 RUN_TRAIN_ARGS = json.dumps(
   {
@@ -89,7 +95,7 @@ def local_graph(tmp_path):
 
 def compiled_graph(spec):
   return node_graph(
-    (name, kfp_local_launcher.task_dependencies(task))
+    (name, launcher.task_dependencies(task))
     for name, task in spec.root.dag.tasks.items()
   )
 
@@ -109,7 +115,7 @@ def vertex_package(tmp_path_factory):
 def test_package_is_a_pipeline_spec_the_kfp_api_server_accepts(
   kubeflow_package,
 ):
-  spec = kfp_local_launcher.load_pipeline_spec(kubeflow_package[0])
+  spec = launcher.load_pipeline_spec(kubeflow_package[0])
   # The API server refuses any other schema version.
   assert spec.schema_version == '2.1.0'
   assert re.fullmatch(r'[a-z0-9]([-a-z0-9]*[a-z0-9])?', spec.pipeline_info.name)
@@ -122,7 +128,7 @@ def test_job_json_is_the_same_pipeline_for_vertex(kubeflow_package):
     job = json.load(f)
   with open(yaml_path) as f:
     assert job['pipelineSpec'] == yaml.safe_load(f)
-  kfp_local_launcher.json_format.ParseDict(job, pipeline_spec_pb2.PipelineJob())
+  launcher.json_format.ParseDict(job, pipeline_spec_pb2.PipelineJob())
   assert job['runtimeConfig']['parameterValues'] == {
     'data_root': os.path.join(os.path.dirname(yaml_path), 'data'),
     'train_args': '{"num_steps": 3000}',
@@ -132,7 +138,7 @@ def test_job_json_is_the_same_pipeline_for_vertex(kubeflow_package):
 def test_vertex_package_has_the_local_pipelines_components_and_edges(
   vertex_package, tmp_path
 ):
-  spec = kfp_local_launcher.load_pipeline_spec(vertex_package[0])
+  spec = launcher.load_pipeline_spec(vertex_package[0])
   assert compiled_graph(spec) == local_graph(tmp_path)
   # TFX splits the resolver into two queries of ML Metadata.
   assert {
@@ -144,7 +150,7 @@ def test_vertex_package_has_the_local_pipelines_components_and_edges(
 def test_kubeflow_package_is_the_local_pipeline_without_the_resolver(
   kubeflow_package, tmp_path
 ):
-  spec = kfp_local_launcher.load_pipeline_spec(kubeflow_package[0])
+  spec = launcher.load_pipeline_spec(kubeflow_package[0])
   local_nodes, local_edges = local_graph(tmp_path)
   assert compiled_graph(spec) == (
     local_nodes - {RESOLVER},
@@ -153,7 +159,7 @@ def test_kubeflow_package_is_the_local_pipeline_without_the_resolver(
 
 
 def test_run_form_offers_data_root_and_train_args(kubeflow_package):
-  spec = kfp_local_launcher.load_pipeline_spec(kubeflow_package[0])
+  spec = launcher.load_pipeline_spec(kubeflow_package[0])
   declared = spec.root.input_definitions.parameters
   string = pipeline_spec_pb2.ParameterType.STRING
   assert {
@@ -168,13 +174,15 @@ def test_run_form_offers_data_root_and_train_args(kubeflow_package):
   }
   tasks = spec.root.dag.tasks
   assert (
-    tasks['example_gen']
+    tasks[names.EXAMPLE_GEN]
     .inputs.parameters['input_base']
     .component_input_parameter
     == 'data_root'
   )
   assert (
-    tasks['trainer'].inputs.parameters['train_args'].component_input_parameter
+    tasks[names.TRAINER]
+    .inputs.parameters['train_args']
+    .component_input_parameter
     == 'train_args'
   )
 
@@ -189,9 +197,9 @@ def test_compiling_twice_gives_identical_files(tmp_path):
 def test_schema_is_read_where_the_dockerfile_installs_the_project(
   kubeflow_package,
 ):
-  spec = kfp_local_launcher.load_pipeline_spec(kubeflow_package[0])
+  spec = launcher.load_pipeline_spec(kubeflow_package[0])
   schema_file = (
-    spec.root.dag.tasks['schema_importer']
+    spec.root.dag.tasks[names.SCHEMA_IMPORTER]
     .inputs.parameters['schema_file']
     .runtime_value.constant.string_value
   )
@@ -207,7 +215,7 @@ def test_schema_is_read_where_the_dockerfile_installs_the_project(
 
 
 def test_data_components_scale_out_on_direct_runner_processes(tmp_path):
-  spec = kfp_local_launcher.load_pipeline_spec(
+  spec = launcher.load_pipeline_spec(
     compile_package(str(tmp_path), '--beam-workers', '4')[0]
   )
   for task in DATA_COMPONENTS:
@@ -242,7 +250,7 @@ def test_data_components_scale_out_on_direct_runner_processes(tmp_path):
 def test_data_components_get_the_distributed_runners_options(
   tmp_path, runner, options
 ):
-  spec = kfp_local_launcher.load_pipeline_spec(
+  spec = launcher.load_pipeline_spec(
     compile_package(
       str(tmp_path),
       '--beam-runner',
@@ -283,8 +291,8 @@ def test_serving_dir_defaults_next_to_the_pipeline_root():
 def test_kubeflow_backend_refuses_the_vertex_package_before_running(
   vertex_package, tmp_path
 ):
-  with pytest.raises(kfp_local_launcher.UnsupportedSpecError, match='resolver'):
-    kfp_local_launcher.run_pipeline(vertex_package[0], str(tmp_path))
+  with pytest.raises(launcher.UnsupportedSpecError, match='resolver'):
+    launcher.run_pipeline(vertex_package[0], str(tmp_path))
   assert not os.listdir(tmp_path)
 
 
@@ -329,7 +337,7 @@ def launched_run(tmp_path_factory):
     '1',
     *E2E_ARGS,
   )
-  result = kfp_local_launcher.run_pipeline(
+  result = launcher.run_pipeline(
     package,
     str(root / 'launcher'),
     {'data_root': str(root / 'csv'), 'train_args': RUN_TRAIN_ARGS},
@@ -342,8 +350,8 @@ def test_package_runs_to_a_pushed_model_that_serves(launched_run):
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
   root, result = launched_run
-  pushed = result.outputs['pusher']['pushed_model'].artifacts[0]
-  metadata = kfp_local_launcher.json_format.MessageToDict(pushed.metadata)
+  pushed = result.outputs[names.PUSHER][names.PUSHED_MODEL].artifacts[0]
+  metadata = launcher.json_format.MessageToDict(pushed.metadata)
   assert metadata['pushed'] == 1
   version_dir = metadata['pushed_destination']
   assert os.path.dirname(version_dir) == str(root / 'serving')
@@ -358,7 +366,7 @@ def test_package_runs_to_a_pushed_model_that_serves(launched_run):
 
 def test_run_parameter_reached_the_trainer(launched_run):
   _, result = launched_run
-  with open(os.path.join(result.run_dir, 'trainer', 'log.txt')) as f:
+  with open(os.path.join(result.run_dir, names.TRAINER, 'log.txt')) as f:
     assert repr(RUN_TRAIN_ARGS) in f.read()  # As the executor logs it.
 
 
@@ -368,19 +376,19 @@ def test_a_vertex_run_would_resolve_this_runs_blessed_model(
   """The resolver queries of the vertex package, against the artifacts the
   run recorded, find its blessing and then the model it blessed."""
   root, result = launched_run
-  spec = kfp_local_launcher.load_pipeline_spec(vertex_package[0])
-  executors = kfp_local_launcher.json_format.MessageToDict(
-    spec.deployment_spec
-  )['executors']
-  known = kfp_local_launcher._ArtifactLog(  # pylint: disable=protected-access
-    str(root / 'launcher' / kfp_local_launcher.ARTIFACT_LOG)
+  spec = launcher.load_pipeline_spec(vertex_package[0])
+  executors = launcher.json_format.MessageToDict(spec.deployment_spec)[
+    'executors'
+  ]
+  known = launcher._ArtifactLog(  # pylint: disable=protected-access
+    str(root / 'launcher' / launcher.ARTIFACT_LOG)
   ).artifacts()
-  blessing = kfp_local_launcher.resolve(
+  blessing = launcher.resolve(
     executors[f'{RESOLVER}-model-blessing-resolver_executor']['resolver'],
     {},
     known,
   )
-  model = kfp_local_launcher.resolve(
+  model = launcher.resolve(
     executors[f'{RESOLVER}-model-resolver_executor']['resolver'],
     {'input': blessing['model_blessing']},
     known,

@@ -30,10 +30,10 @@ ANOMALIES = text_format.Parse(
 def test_describe_names_split_feature_kind_and_description():
   findings = data_gate.describe('train', ANOMALIES)
   assert findings == [
-    data_gate.Finding(
+    data_gate.Anomaly(
       'train', 'fare', 'UNEXPECTED_DATA_TYPE', 'Unexpected data type'
     ),
-    data_gate.Finding(
+    data_gate.Anomaly(
       'train',
       'payment_type',
       'ENUM_TYPE_UNEXPECTED_STRING_VALUES',

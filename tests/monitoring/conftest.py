@@ -9,19 +9,17 @@ import random
 import pytest
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
-from ml_metadata import metadata_store
-from tfx.orchestration import metadata
 
+import schema
+from components import feature_skew, serving_rows, skew_detection
+from core import artifacts
 from models import features
-from monitoring import baseline as baseline_lib
-from monitoring import components, detection, feature_skew, statistics
-from monitoring import rows as rows_lib
-from monitoring.config import MonitoringConfig
-from pipeline import config
+from monitoring.config import MonitoringPipelineConfig
 from tests.conftest import E2E_ROWS, read_rows, sample_rows
+from tests.monitoring import statistics
 
 
-def serving_rows(rows):
+def without_label(rows):
   """Copies without the label source, which serving data lacks."""
   return [{k: v for k, v in row.items() if k != features.TIPS} for row in rows]
 
@@ -29,7 +27,7 @@ def serving_rows(rows):
 @pytest.fixture(scope='session')
 def training_rows():
   """The rows the session's model was trained (and evaluated) on."""
-  return serving_rows(sample_rows(E2E_ROWS))
+  return without_label(sample_rows(E2E_ROWS))
 
 
 @pytest.fixture(scope='session')
@@ -38,39 +36,19 @@ def held_out_rows(training_rows):
   seen = {row[features.TRIP_ID] for row in training_rows}
   rest = [row for row in read_rows() if row[features.TRIP_ID] not in seen]
   random.Random(11).shuffle(rest)
-  return serving_rows(rest)
-
-
-@pytest.fixture(scope='session')
-def store(trained_pipeline):
-  return metadata_store.MetadataStore(
-    metadata.sqlite_metadata_connection_config(
-      str(trained_pipeline.metadata_path)
-    )
-  )
-
-
-@pytest.fixture(scope='session')
-def baseline(store):
-  return baseline_lib.find_baseline(store, 'taxi')
+  return without_label(rest)
 
 
 class Checker:
   """The monitoring pipeline's checks, run in this process on rows."""
 
   def __init__(self, baseline, tmp_dir):
-    self.schema = components.read_schema(
-      os.path.join(config.PROJECT_DIR, 'schema')
-    )
-    self.serving_schema = detection.serving_schema(
+    self.schema = artifacts.read_schema(schema.SCHEMA_DIR)
+    self.serving_schema = skew_detection.serving_schema(
       self.schema, features.TRIP_ID, features.SERVING_FEATURES
     )
     self.training_statistics = tfdv.load_stats_binary(
-      os.path.join(
-        baseline.statistics_uri,
-        f'Split-{baseline.split}',
-        components.STATS_FILE,
-      )
+      artifacts.statistics_path(baseline.statistics_uri, baseline.split)
     )
     self.training_examples = [
       tf.train.Example.FromString(record.numpy())
@@ -83,7 +61,9 @@ class Checker:
     self._count = 0
 
   def examples(self, rows):
-    return list(rows_lib.rows_to_examples(rows, self.schema, from_text=True))
+    return list(
+      serving_rows.rows_to_examples(rows, self.schema, from_text=True)
+    )
 
   def statistics(self, examples):
     """As StatisticsGen computes them (typed by the schema)."""
@@ -115,13 +95,13 @@ class Checker:
       if previous_rows is not None
       else None
     )
-    return detection.all_findings(
+    return skew_detection.all_findings(
       self.serving_schema,
       serving,
       anomalies,
       self.training_statistics,
       skew,
-      MonitoringConfig.feature_skew_threshold,
+      MonitoringPipelineConfig.feature_skew_threshold,
       previous,
     )
 

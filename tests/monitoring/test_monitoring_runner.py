@@ -6,11 +6,12 @@ import subprocess
 import sys
 
 import pytest
+from ml_metadata import metadata_store
 
 import monitoring_runner
+from components import skew_detection
+from core import lineage, metadata_uri, names
 from models import features
-from monitoring import baseline as baseline_lib
-from monitoring import detection
 from tests.conftest import PROJECT_DIR, write_rows
 
 
@@ -39,12 +40,12 @@ def _logged(row, version, index):
   }
 
 
-def _run(trained_pipeline, *args):
+def _run(work_dir, *args):
   command = [
     sys.executable,
     str(PROJECT_DIR / 'monitoring_runner.py'),
     '--work-dir',
-    str(trained_pipeline.work_dir),
+    str(work_dir),
     *args,
   ]
   result = subprocess.run(
@@ -58,10 +59,8 @@ def _run(trained_pipeline, *args):
   return result.returncode, result.stdout + result.stderr
 
 
-def _report_inputs(store, pipeline_name='taxi_monitoring'):
-  context = store.get_context_by_type_and_name(
-    'node', f'{pipeline_name}.skew_report'
-  )
+def _report_inputs(store, pipeline_name=names.MONITORING_PIPELINE):
+  context = lineage.node_context(store, pipeline_name, names.SKEW_REPORT)
   execution = max(
     store.get_executions_by_context(context.id), key=lambda e: e.id
   )
@@ -73,7 +72,7 @@ def _report_inputs(store, pipeline_name='taxi_monitoring'):
 
 
 def test_request_log_with_fare_in_cents(
-  trained_pipeline, baseline, store, held_out_rows, tmp_path
+  metadata_copy, baseline, held_out_rows, tmp_path
 ):
   version = int(baseline.model_version)
   log_dir = tmp_path / 'request_logs'
@@ -94,7 +93,7 @@ def test_request_log_with_fare_in_cents(
   report_path = tmp_path / 'report.json'
 
   returncode, output = _run(
-    trained_pipeline,
+    metadata_copy,
     '--serving-data',
     str(log_dir),
     '--report',
@@ -104,7 +103,7 @@ def test_request_log_with_fare_in_cents(
   assert returncode == 1, output[-3000:]
   report = json.loads(report_path.read_text())
   assert {(f['feature'], f['kind']) for f in report['findings']} == {
-    ('fare', detection.DISTRIBUTION_SKEW)
+    ('fare', skew_detection.DISTRIBUTION_SKEW)
   }
   (finding,) = report['findings']
   assert set(finding) == {
@@ -120,13 +119,16 @@ def test_request_log_with_fare_in_cents(
   assert report['model_version'] == baseline.model_version
   assert 'distribution_skew  fare' in output
   # Linked in ML Metadata to the pushed model and its training statistics.
-  pushed = baseline_lib.pushed_models(store, 'taxi')[-1][1]
+  store = metadata_store.MetadataStore(
+    metadata_uri.connection_config(str(metadata_copy / 'metadata.sqlite'))
+  )
+  pushed = lineage.pushed_models(store, names.TRAINING_PIPELINE)[-1][1]
   statistics = store.get_artifacts_by_uri(baseline.statistics_uri)
   assert {pushed.id, statistics[0].id} <= _report_inputs(store)
 
 
 def test_clean_spans_with_trip_ids(
-  trained_pipeline, baseline, training_rows, held_out_rows, tmp_path
+  metadata_copy, baseline, training_rows, held_out_rows, tmp_path
 ):
   spans_dir = tmp_path / 'spans'
   write_rows(spans_dir / 'span-1' / 'serving.csv', held_out_rows[:1500])
@@ -155,7 +157,7 @@ def test_clean_spans_with_trip_ids(
   report_path = tmp_path / 'report.json'
 
   returncode, output = _run(
-    trained_pipeline,
+    metadata_copy,
     '--serving-data',
     str(spans_dir),
     '--report',
@@ -179,15 +181,13 @@ def test_clean_spans_with_trip_ids(
     (['--serving-data', '{garbage}'], 'Not a JSON line'),
   ],
 )
-def test_bad_input_exits_2(trained_pipeline, tmp_path, capsys, args, message):
+def test_bad_input_exits_2(metadata_copy, tmp_path, capsys, args, message):
   garbage = tmp_path / 'garbage.jsonl'
   garbage.write_text('this is not json\n')
   args = [a.replace('{garbage}', str(garbage)) for a in args]
   if '--serving-data' not in args:
     args += ['--serving-data', str(garbage)]
-  code = monitoring_runner.main(
-    ['--work-dir', str(trained_pipeline.work_dir), *args]
-  )
+  code = monitoring_runner.main(['--work-dir', str(metadata_copy), *args])
   assert code == 2
   assert message in capsys.readouterr().err
 

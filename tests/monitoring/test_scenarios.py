@@ -3,7 +3,7 @@ trained model: each asserts the exact set of flagged features."""
 
 import random
 
-from monitoring import detection
+from components import skew_detection
 from tests.monitoring.conftest import flagged
 
 ROWS = 2000
@@ -31,7 +31,7 @@ def test_fare_in_cents_is_distribution_skew_of_fare_only(
     return row
 
   findings = checker.findings(_changed(held_out_rows[:ROWS], 1.0, 0, in_cents))
-  assert flagged(findings) == {('fare', detection.DISTRIBUTION_SKEW)}
+  assert flagged(findings) == {('fare', skew_detection.DISTRIBUTION_SKEW)}
   (finding,) = findings
   assert finding.metric == 'jensen_shannon_divergence'
   assert finding.value > finding.threshold == 0.15
@@ -49,8 +49,8 @@ def test_new_category_and_dropped_column_are_schema_skew(
     del row['trip_miles']  # Required (presence min_fraction 1.0).
   findings = checker.findings(rows)
   assert flagged(findings) == {
-    ('payment_type', detection.SCHEMA_SKEW),
-    ('trip_miles', detection.SCHEMA_SKEW),
+    ('payment_type', skew_detection.SCHEMA_SKEW),
+    ('trip_miles', skew_detection.SCHEMA_SKEW),
   }
   by_feature = {f.feature: f for f in findings}
   assert by_feature['payment_type'].metric == (
@@ -67,8 +67,8 @@ def test_wrong_type_is_schema_skew(checker, held_out_rows):
   findings = checker.findings(
     _changed(held_out_rows[:ROWS], 1.0, 2, day_name), with_feature_skew=False
   )
-  assert flagged(findings, detection.SCHEMA_SKEW) == {
-    ('trip_start_day', detection.SCHEMA_SKEW)
+  assert flagged(findings, skew_detection.SCHEMA_SKEW) == {
+    ('trip_start_day', skew_detection.SCHEMA_SKEW)
   }
   assert 'UNEXPECTED_DATA_TYPE' in {f.metric for f in findings}
 
@@ -81,7 +81,7 @@ def test_altered_values_of_the_same_trips_are_feature_skew(
     return row
 
   findings = checker.findings(_changed(training_rows, 0.2, 3, longer))
-  assert flagged(findings) == {('trip_seconds', detection.FEATURE_SKEW)}
+  assert flagged(findings) == {('trip_seconds', skew_detection.FEATURE_SKEW)}
   (finding,) = findings
   assert 0.15 < finding.value < 0.25
 
@@ -100,8 +100,8 @@ def test_seasonal_change_between_spans_is_drift(checker, held_out_rows):
   findings = checker.findings(
     summer, previous_rows=winter, with_feature_skew=False
   )
-  assert flagged(findings, detection.DRIFT) == {
-    ('trip_start_month', detection.DRIFT)
+  assert flagged(findings, skew_detection.DRIFT) == {
+    ('trip_start_month', skew_detection.DRIFT)
   }
 
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from monitoring import rows, spans
+from components import serving_rows as rows
+from monitoring import spans
 
 
 def _touch(path, text='a\n1\n'):

@@ -7,6 +7,8 @@ import pytest
 
 from tests.conftest import E2E_ARGS, run_local_runner, sample_rows, write_rows
 
+pytestmark = pytest.mark.e2e  # Every test here runs the pipeline.
+
 
 def _new_payment_type(rows):
   rows[0]['payment_type'] = 'Bitcoin'

@@ -12,7 +12,7 @@ import time
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import metadata_uri
+from core import lineage, metadata_uri, model_versions, names
 from tests.conftest import E2E_ARGS, PROJECT_DIR, run_local_runner
 
 OTHER_STEPS = ('--train-steps', '150')  # a new Trainer input: no cache hit
@@ -22,37 +22,49 @@ def _versions(directory):
   return sorted(os.listdir(directory))
 
 
-def _kill_when(command, marker, timeout=600):
-  """Starts `command`, SIGKILLs it once a stdout line contains `marker`."""
+def _executions(work, node):
+  """The node's executions in the run's store, oldest first."""
+  path = work / 'metadata.sqlite'
+  if not path.exists():
+    return []
+  store = metadata_store.MetadataStore(
+    metadata_uri.connection_config(str(path))
+  )
+  context = lineage.node_context(store, names.TRAINING_PIPELINE, node)
+  if context is None:
+    return []
+  return sorted(store.get_executions_by_context(context.id), key=lambda e: e.id)
+
+
+def _kill_inside(command, work, node, timeout=600):
+  """Starts `command` and SIGKILLs it as soon as ML Metadata records a new
+  RUNNING execution of `node` (TFX registers it before the executor runs)."""
+  before = {e.id for e in _executions(work, node)}
   process = subprocess.Popen(
     command,
     cwd=PROJECT_DIR,
-    stdout=subprocess.PIPE,
+    stdout=subprocess.DEVNULL,
     stderr=subprocess.DEVNULL,
-    text=True,
   )
   deadline = time.monotonic() + timeout
-  for line in process.stdout:
-    if marker in line:
-      time.sleep(3)  # well inside the component
+  while process.poll() is None:
+    started = [
+      e
+      for e in _executions(work, node)
+      if e.id not in before
+      and e.last_known_state == metadata_store_pb2.Execution.RUNNING
+    ]
+    if started:
       process.send_signal(signal.SIGKILL)
       break
-    assert time.monotonic() < deadline, f'{marker!r} never printed'
+    assert time.monotonic() < deadline, f'{node} never started'
+    time.sleep(0.1)  # The polling interval, not a guess at timing.
   process.wait()
   return process.returncode
 
 
 def _states(work, node):
-  store = metadata_store.MetadataStore(
-    metadata_uri.connection_config(str(work / 'metadata.sqlite'))
-  )
-  context = store.get_context_by_type_and_name('node', f'taxi.{node}')
-  return [
-    e.last_known_state
-    for e in sorted(
-      store.get_executions_by_context(context.id), key=lambda e: e.id
-    )
-  ]
+  return [e.last_known_state for e in _executions(work, node)]
 
 
 def test_killed_runs_keep_the_old_model_and_the_next_run_resumes(
@@ -75,14 +87,14 @@ def test_killed_runs_keep_the_old_model_and_the_next_run_resumes(
     str(serving),
   ]
   assert (
-    _kill_when(base + ['--no-cache', *E2E_ARGS], 'transform ...')
+    _kill_inside(base + ['--no-cache', *E2E_ARGS], work, names.TRANSFORM)
     == -signal.SIGKILL
   )
   assert _versions(serving) == served  # nothing new, nothing half-written
 
   args = [a for a in E2E_ARGS]
   args[args.index('--train-steps') + 1] = OTHER_STEPS[1]
-  assert _kill_when(base + args, 'trainer ...') == -signal.SIGKILL
+  assert _kill_inside(base + args, work, names.TRAINER) == -signal.SIGKILL
   assert _versions(serving) == served
 
   resumed = run_local_runner(trained_pipeline.data_root, work, serving, *args)
@@ -90,7 +102,9 @@ def test_killed_runs_keep_the_old_model_and_the_next_run_resumes(
   assert 'reused from cache: example_gen' in resumed.output
   assert 'transform' in resumed.output.split('reused from cache:')[1]
   versions = _versions(serving)
-  assert len(versions) == 2 and all(v.isdigit() for v in versions)
+  assert len(versions) == 2 and all(
+    model_versions.is_version(v) for v in versions
+  )
 
   # A killed execution stays RUNNING in the record; it is never reused.
   complete, running, cached = (
@@ -98,7 +112,7 @@ def test_killed_runs_keep_the_old_model_and_the_next_run_resumes(
     metadata_store_pb2.Execution.RUNNING,
     metadata_store_pb2.Execution.CACHED,
   )
-  transform = _states(work, 'transform')
+  transform = _states(work, names.TRANSFORM)
   assert transform[:2] == [complete, running] and running not in transform[2:]
   assert transform[-1] == cached
-  assert _states(work, 'trainer') == [complete, running, complete]
+  assert _states(work, names.TRAINER) == [complete, running, complete]

@@ -2,23 +2,25 @@
 
 import os
 
+import pytest
 import tensorflow as tf
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from core import lineage, names
 from tests.conftest import E2E_ARGS, run_local_runner
 
 COMPONENTS = (
-  'example_gen',
-  'statistics_gen',
-  'schema_gen',
-  'schema_importer',
-  'example_validator',
-  'data_gate',
-  'transform',
-  'trainer',
-  'evaluator',
-  'pusher',
+  names.EXAMPLE_GEN,
+  names.STATISTICS_GEN,
+  names.SCHEMA_GEN,
+  names.SCHEMA_IMPORTER,
+  names.EXAMPLE_VALIDATOR,
+  names.DATA_GATE,
+  names.TRANSFORM,
+  names.TRAINER,
+  names.EVALUATOR,
+  names.PUSHER,
 )
 
 
@@ -31,8 +33,8 @@ def _store(run):
 def _executions_by_node(run):
   store = _store(run)
   result = {}
-  for node in COMPONENTS + ('latest_blessed_model_resolver',):
-    context = store.get_context_by_type_and_name('node', f'taxi.{node}')
+  for node in COMPONENTS + (names.LATEST_BLESSED_MODEL_RESOLVER,):
+    context = lineage.node_context(store, names.TRAINING_PIPELINE, node)
     result[node] = (
       sorted(store.get_executions_by_context(context.id), key=lambda e: e.id)
       if context
@@ -93,18 +95,23 @@ def test_pushed_model_is_one_complete_version_that_predicts(trained_pipeline):
 
 # Rerunning evaluates the model again, now against the blessed baseline the
 # first run produced (a new input, so no cache hit); it pushes nothing new.
-REEVALUATED = ('evaluator', 'pusher')
+REEVALUATED = (names.EVALUATOR, names.PUSHER)
 
 
-def test_immediate_rerun_reuses_every_upstream_execution(trained_pipeline):
-  rerun = run_local_runner(
-    trained_pipeline.data_root,
-    trained_pipeline.work_dir,
-    trained_pipeline.serving_model_dir,
-    *E2E_ARGS,
-  )
+@pytest.mark.e2e
+def test_immediate_rerun_reuses_every_upstream_execution(
+  trained_pipeline, tmp_path
+):
+  # Two runs of its own: a rerun on the session's run would change it for
+  # the tests after this one, and a copy of it elsewhere would not be reused
+  # (Transform's and the Trainer's cache keys name the user-module wheel
+  # TFX builds under the pipeline root).
+  args = (trained_pipeline.data_root, tmp_path / 'work', tmp_path / 'serving')
+  first = run_local_runner(*args, *E2E_ARGS)
+  assert first.returncode == 0, first.output[-3000:]
+  rerun = run_local_runner(*args, *E2E_ARGS)
   assert rerun.returncode == 0, rerun.output[-3000:]
-  executions = _executions_by_node(trained_pipeline)
+  executions = _executions_by_node(rerun)
   for node in COMPONENTS:
     second_state = (
       metadata_store_pb2.Execution.COMPLETE
@@ -115,5 +122,5 @@ def test_immediate_rerun_reuses_every_upstream_execution(trained_pipeline):
       metadata_store_pb2.Execution.COMPLETE,
       second_state,
     ], node
-  assert len(_versions(trained_pipeline)) == 1
+  assert len(_versions(rerun)) == 1
   assert 'reused from cache: example_gen' in rerun.output

@@ -10,22 +10,25 @@ import os
 import pytest
 from ml_metadata import metadata_store
 
-from monitoring.baseline import find_baseline
-from pipeline import metadata_uri
+from core import metadata_uri, names
+from core.lineage import training_lineage
 from tests.conftest import E2E_ARGS, run_local_runner
 
 MYSQL_URI = os.environ.get('TAXI_TEST_MYSQL_URI')
-pytestmark = pytest.mark.skipif(
-  not MYSQL_URI,
-  reason='no MySQL/MariaDB server: run '
-  'eval "$(scripts/test_mariadb.sh start)" to set TAXI_TEST_MYSQL_URI',
-)
+pytestmark = [
+  pytest.mark.e2e,  # Every test here runs the pipeline.
+  pytest.mark.skipif(
+    not MYSQL_URI,
+    reason='no MySQL/MariaDB server: run '
+    'eval "$(scripts/test_mariadb.sh start)" to set TAXI_TEST_MYSQL_URI',
+  ),
+]
 
 
 def _lineage(uri, work_dir):
   """The pushed model's training lineage, as paths under the work dir."""
   store = metadata_store.MetadataStore(metadata_uri.connection_config(uri))
-  baseline = find_baseline(store, 'taxi')
+  baseline = training_lineage(store, names.TRAINING_PIPELINE)
   return {
     name: os.path.relpath(getattr(baseline, name), work_dir)
     for name in ('model_uri', 'examples_uri', 'statistics_uri', 'schema_uri')

@@ -1,10 +1,10 @@
-"""The baseline found through ML Metadata lineage of the pushed model."""
+"""The lineage of a pushed model back to its training data (ML Metadata)."""
 
 import os
 
 import pytest
 
-from monitoring import baseline as baseline_lib
+from core import lineage
 
 
 def test_latest_push_leads_to_its_training_data(trained_pipeline, baseline):
@@ -26,14 +26,14 @@ def test_latest_push_leads_to_its_training_data(trained_pipeline, baseline):
 
 
 def test_version_picked_by_number(store, baseline):
-  picked = baseline_lib.find_baseline(store, 'taxi', baseline.model_version)
+  picked = lineage.training_lineage(store, 'taxi', baseline.model_version)
   assert picked == baseline
   assert (
-    baseline_lib.find_baseline(
+    lineage.training_lineage(
       store,
       'taxi',
       destination_dir=os.path.dirname(
-        baseline_lib.pushed_models(store, 'taxi')[-1][1]
+        lineage.pushed_models(store, 'taxi')[-1][1]
         .custom_properties['pushed_destination']
         .string_value
       ),
@@ -43,9 +43,9 @@ def test_version_picked_by_number(store, baseline):
 
 
 def test_unknown_version_or_pipeline(store, baseline):
-  with pytest.raises(baseline_lib.BaselineNotFound, match='was not pushed'):
-    baseline_lib.find_baseline(store, 'taxi', '12345')
-  with pytest.raises(baseline_lib.BaselineNotFound, match='pushed no model'):
-    baseline_lib.find_baseline(store, 'other')
-  with pytest.raises(baseline_lib.BaselineNotFound, match='pushed no model'):
-    baseline_lib.find_baseline(store, 'taxi', destination_dir='/nowhere')
+  with pytest.raises(lineage.LineageNotFound, match='was not pushed'):
+    lineage.training_lineage(store, 'taxi', '12345')
+  with pytest.raises(lineage.LineageNotFound, match='pushed no model'):
+    lineage.training_lineage(store, 'other')
+  with pytest.raises(lineage.LineageNotFound, match='pushed no model'):
+    lineage.training_lineage(store, 'taxi', destination_dir='/nowhere')

@@ -7,10 +7,10 @@ import os
 
 import pytest
 import yaml
+from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from pipeline import kfp_local_launcher
-from pipeline.kfp_local_launcher import json_format
+from kfp_local import launcher
 
 # Reads the ExecutorInput, writes its output artifacts' metadata: the
 # upstream's "rows" plus one, as a count passed down the DAG.
@@ -98,7 +98,7 @@ def test_tasks_run_after_their_upstreams_and_receive_their_outputs(tmp_path):
     tmp_path / 'p.yaml',
     {'c': counter_task('b'), 'b': counter_task('a'), 'a': counter_task()},
   )
-  result = kfp_local_launcher.run_pipeline(package, str(tmp_path / 'root'))
+  result = launcher.run_pipeline(package, str(tmp_path / 'root'))
   assert [rows_of(result, task) for task in 'abc'] == [1, 2, 3]
   artifact = result.outputs['c']['rows'].artifacts[0]
   assert artifact.uri == os.path.join(result.run_dir, 'c', 'rows')
@@ -113,17 +113,15 @@ def test_run_parameters_take_defaults_and_overrides(tmp_path):
   )
   labels = {}
   for run_id, overrides in (('first', {}), ('second', {'who': 'form'})):
-    result = kfp_local_launcher.run_pipeline(
+    result = launcher.run_pipeline(
       package, str(tmp_path / 'root'), overrides, run_id=run_id
     )
     labels[run_id] = json_format.MessageToDict(
       result.outputs['b']['rows'].artifacts[0].metadata
     )['label']
   assert labels == {'first': 'default', 'second': 'form'}
-  with pytest.raises(kfp_local_launcher.UnsupportedSpecError, match='nope'):
-    kfp_local_launcher.run_pipeline(
-      package, str(tmp_path / 'root'), {'nope': 1}
-    )
+  with pytest.raises(launcher.UnsupportedSpecError, match='nope'):
+    launcher.run_pipeline(package, str(tmp_path / 'root'), {'nope': 1})
 
 
 def test_typed_values_follow_the_declared_parameter_type():
@@ -133,9 +131,7 @@ def test_typed_values_follow_the_declared_parameter_type():
     parameter = pipeline_spec_pb2.ComponentInputsSpec.ParameterSpec(
       parameter_type=parameter_type
     )
-    return json_format.MessageToDict(
-      kfp_local_launcher._typed_value(parameter, raw)
-    )  # pylint: disable=protected-access
+    return json_format.MessageToDict(launcher._typed_value(parameter, raw))  # pylint: disable=protected-access
 
   assert typed(kind.STRING, '{"num_steps": 5}') == '{"num_steps": 5}'
   assert typed(kind.NUMBER_INTEGER, '7') == 7
@@ -160,8 +156,8 @@ def test_failed_task_stops_the_run_with_its_log(tmp_path):
       }
     },
   )
-  with pytest.raises(kfp_local_launcher.TaskFailedError) as failure:
-    kfp_local_launcher.run_pipeline(package, str(tmp_path / 'root'))
+  with pytest.raises(launcher.TaskFailedError) as failure:
+    launcher.run_pipeline(package, str(tmp_path / 'root'))
   assert failure.value.task == 'a'
   assert 'no rows today' in failure.value.log_tail
 
@@ -186,11 +182,11 @@ def test_pre_cache_check_hook_runs_on_vertex_only(tmp_path):
   package = write_package(
     tmp_path / 'p.yaml', {'a': counter_task()}, executors=executors
   )
-  kfp_local_launcher.run_pipeline(
+  launcher.run_pipeline(
     package, str(tmp_path / 'root'), backend='kubeflow', run_id='kfp'
   )
   assert not marker.exists()
-  kfp_local_launcher.run_pipeline(
+  launcher.run_pipeline(
     package, str(tmp_path / 'root'), backend='vertex', run_id='vertex'
   )
   assert marker.exists()
@@ -210,10 +206,8 @@ def test_unsubstituted_placeholders_are_refused(tmp_path):
       }
     },
   )
-  with pytest.raises(
-    kfp_local_launcher.UnsupportedSpecError, match='Placeholders'
-  ):
-    kfp_local_launcher.run_pipeline(package, str(tmp_path / 'root'))
+  with pytest.raises(launcher.UnsupportedSpecError, match='Placeholders'):
+    launcher.run_pipeline(package, str(tmp_path / 'root'))
 
 
 def artifact(name, title, **metadata):
@@ -246,25 +240,21 @@ def test_resolver_queries_pick_the_latest_match():
     artifact('b1', 'tfx.ModelBlessing', blessed=1, current_model_id='m1'),
     artifact('b2', 'tfx.ModelBlessing', blessed=0, current_model_id='m2'),
   ]
-  blessing = kfp_local_launcher.resolve(blessing_query, {}, known)
+  blessing = launcher.resolve(blessing_query, {}, known)
   assert [a.name for a in blessing['model_blessing'].artifacts] == ['b1']
-  model = kfp_local_launcher.resolve(
+  model = launcher.resolve(
     model_query, {'input': blessing['model_blessing']}, known
   )
   assert [a.name for a in model['model'].artifacts] == ['m1']
   # Nothing blessed yet: both come back empty, as on a first run.
-  nothing = kfp_local_launcher.resolve(blessing_query, {}, known[:2])
+  nothing = launcher.resolve(blessing_query, {}, known[:2])
   assert not nothing['model_blessing'].artifacts
-  assert not kfp_local_launcher.resolve(model_query, {}, known)[
-    'model'
-  ].artifacts
+  assert not launcher.resolve(model_query, {}, known)['model'].artifacts
 
 
 def test_cli_runs_a_package(tmp_path, capsys):
   package = write_package(tmp_path / 'p.yaml', {'a': counter_task()})
-  assert (
-    kfp_local_launcher.main([package, '--root', str(tmp_path / 'root')]) == 0
-  )
+  assert launcher.main([package, '--root', str(tmp_path / 'root')]) == 0
   assert 'finished' in capsys.readouterr().out
-  with open(tmp_path / 'root' / kfp_local_launcher.ARTIFACT_LOG) as f:
+  with open(tmp_path / 'root' / launcher.ARTIFACT_LOG) as f:
     assert [json.loads(line)['task'] for line in f] == ['a']

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.work_dir_lock import WorkDirBusyError, exclusive_run
+from core.work_dir_lock import WorkDirBusyError, exclusive_run
 from tests.conftest import E2E_ARGS, run_local_runner
 
 

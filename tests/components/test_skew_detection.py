@@ -5,17 +5,18 @@ import json
 from tensorflow_data_validation.skew.protos import feature_skew_results_pb2
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
+import schema
+from components import feature_skew, skew_detection
+from core import artifacts
 from models import features
-from monitoring import components, detection, feature_skew
-from pipeline import config
 
 
 def _curated_schema():
-  return components.read_schema(f'{config.PROJECT_DIR}/schema')
+  return artifacts.read_schema(schema.SCHEMA_DIR)
 
 
 def test_serving_schema_expects_what_the_server_takes():
-  schema = detection.serving_schema(
+  schema = skew_detection.serving_schema(
     _curated_schema(), features.TRIP_ID, features.SERVING_FEATURES
   )
   assert list(schema.default_environment) == ['SERVING']
@@ -44,7 +45,7 @@ def test_comparable_statistics_use_the_quantiles_histogram():
   histogram = statistics_pb2.Histogram
   feature.num_stats.histograms.add(type=histogram.STANDARD, num_nan=1)
   feature.num_stats.histograms.add(type=histogram.QUANTILES, num_nan=2)
-  result = detection.comparable_statistics(stats)
+  result = skew_detection.comparable_statistics(stats)
   (kept,) = result.datasets[0].features[0].num_stats.histograms
   assert (kept.type, kept.num_nan) == (histogram.STANDARD, 2)
   assert len(stats.datasets[0].features[0].num_stats.histograms) == 2
@@ -64,28 +65,28 @@ def test_feature_skew_threshold_is_a_share_of_joined_pairs():
     ),
     feature_skew_results_pb2.FeatureSkew(feature_name='empty'),
   ]
-  (finding,) = detection.feature_skew_findings(results, threshold=0.05)
+  (finding,) = skew_detection.feature_skew_findings(results, threshold=0.05)
   assert (finding.feature, finding.kind, finding.value) == (
     'fare',
-    detection.FEATURE_SKEW,
+    skew_detection.FEATURE_SKEW,
     0.1,
   )
-  assert detection.joined_examples(results) == 100
+  assert skew_detection.joined_examples(results) == 100
 
 
 def test_report_round_trips_and_prints(tmp_path):
   findings = [
-    detection.Finding(
+    skew_detection.Finding(
       'fare',
-      detection.DISTRIBUTION_SKEW,
+      skew_detection.DISTRIBUTION_SKEW,
       'jensen_shannon_divergence',
       0.9,
       0.15,
       'far',
     ),
-    detection.Finding(
+    skew_detection.Finding(
       'company',
-      detection.SCHEMA_SKEW,
+      skew_detection.SCHEMA_SKEW,
       'SCHEMA_MISSING_COLUMN',
       None,
       None,
@@ -93,8 +94,8 @@ def test_report_round_trips_and_prints(tmp_path):
     ),
   ]
   path = tmp_path / 'out' / 'report.json'
-  detection.write_report(
-    detection.make_report(findings, model_version='3'), str(path)
+  skew_detection.write_report(
+    skew_detection.make_report(findings, model_version='3'), str(path)
   )
   report = json.loads(path.read_text())
   assert report['counts'] == {
@@ -103,10 +104,10 @@ def test_report_round_trips_and_prints(tmp_path):
     'distribution_skew': 1,
     'drift': 0,
   }
-  assert detection.read_findings(report) == findings
-  table = detection.format_table(findings)
+  assert skew_detection.read_findings(report) == findings
+  table = skew_detection.format_table(findings)
   assert 'distribution_skew  fare' in table and 'Column dropped' in table
-  assert detection.format_table([]) == 'No skew or drift found.'
+  assert skew_detection.format_table([]) == 'No skew or drift found.'
 
 
 def test_schema_anomalies_become_schema_skew():
@@ -116,10 +117,10 @@ def test_schema_anomalies_become_schema_skew():
     type=anomalies_pb2.AnomalyInfo.ENUM_TYPE_UNEXPECTED_STRING_VALUES,
     description='Examples contain values missing from the schema: Crypto.',
   )
-  (finding,) = detection.schema_skew_findings(anomalies)
-  assert finding == detection.Finding(
+  (finding,) = skew_detection.schema_skew_findings(anomalies)
+  assert finding == skew_detection.Finding(
     'payment_type',
-    detection.SCHEMA_SKEW,
+    skew_detection.SCHEMA_SKEW,
     'ENUM_TYPE_UNEXPECTED_STRING_VALUES',
     None,
     None,

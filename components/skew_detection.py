@@ -22,6 +22,7 @@ from tensorflow_metadata.proto.v0 import (
 )
 
 from components import data_gate
+from core import names
 
 SERVING_ENVIRONMENT = 'SERVING'
 SCHEMA_SKEW = 'schema_skew'
@@ -81,7 +82,7 @@ def schema_skew_findings(anomalies: anomalies_pb2.Anomalies) -> List[Finding]:
   """One finding per (feature, reason) of ExampleValidator's anomalies."""
   return [
     Finding(f.feature, SCHEMA_SKEW, f.kind, None, None, f.description)
-    for f in data_gate.describe('serving', anomalies)
+    for f in data_gate.describe(names.SERVING_SPLIT, anomalies)
   ]
 
 

@@ -2,7 +2,7 @@ import argparse
 
 import pytest
 
-from pipeline import metadata_uri
+from core import metadata_uri
 
 
 def test_a_path_is_sqlite():

@@ -1,7 +1,7 @@
 """Runs a compiled KFP v2 pipeline package here, task by task, as Kubeflow
 Pipelines' driver and launcher would in the cluster.
 
-    python -m pipeline.kfp_local_launcher taxi_pipeline.yaml --root DIR
+    python -m kfp_local.launcher taxi_pipeline.yaml --root DIR
         [--param data_root=/path/to/csv ...] [--backend kubeflow|vertex]
 
 For each task of the root DAG, in dependency order, it builds the

@@ -3,7 +3,7 @@
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import lineage
+from core import lineage
 
 Event = metadata_store_pb2.Event
 

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from monitoring import rows
+from components import serving_rows as rows
 from tests.conftest import read_rows, write_rows
-from tests.monitoring.conftest import serving_rows
+from tests.monitoring.conftest import without_label
 
 KINDS = {
   'fare': rows.FLOAT,
@@ -83,7 +83,7 @@ def test_request_log_records_of_other_versions_are_skipped(tmp_path):
 
 
 def test_csv_rows_round_trip(tmp_path):
-  taxi = serving_rows(read_rows()[:20])
+  taxi = without_label(read_rows()[:20])
   path = write_rows(tmp_path / 'serving.csv', taxi)
   read = list(rows.read_rows(str(path)))
   assert read == [{k: (v or None) for k, v in row.items()} for row in taxi]

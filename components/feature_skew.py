@@ -8,8 +8,10 @@ from typing import Iterable, List, Sequence
 import apache_beam as beam
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
-from tensorflow_data_validation.api import validation_api
 from tensorflow_data_validation.skew.protos import feature_skew_results_pb2
+from tensorflow_data_validation.skew.protos.feature_skew_results_pb2 import (
+  SkewPair,
+)
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 SAMPLE_PAIRS = 10
@@ -28,6 +30,34 @@ def features_to_ignore(
   timestamp, ...): absent from request logs by design, so not compared."""
   served = set(served_features) | {id_feature}
   return [f.name for f in schema.feature if f.name not in served]
+
+
+def WriteProtos(path: str, message_type) -> beam.PTransform:
+  """One uncompressed TFRecord file of `message_type` protos (what TFDV's
+  own skew writers write, through Beam's public API)."""
+  return beam.io.WriteToTFRecord(
+    path, shard_name_template='', coder=beam.coders.ProtoCoder(message_type)
+  )
+
+
+def read_feature_skew(path: str) -> List[feature_skew_results_pb2.FeatureSkew]:
+  """The FeatureSkew protos of a results file; [] when it is missing."""
+  if not tf.io.gfile.exists(path):
+    return []
+  return [
+    feature_skew_results_pb2.FeatureSkew.FromString(record)
+    for record in tf.compat.v1.io.tf_record_iterator(path)
+  ]
+
+
+@beam.ptransform_fn
+def WriteSkew(detected, results_path: str, pairs_path: str):
+  """Writes DetectSkew's (results, pairs) to two TFRecord files."""
+  results, pairs = detected
+  _ = results | 'WriteResults' >> WriteProtos(
+    results_path, feature_skew_results_pb2.FeatureSkew
+  )
+  return pairs | 'WritePairs' >> WriteProtos(pairs_path, SkewPair)
 
 
 @beam.ptransform_fn
@@ -66,8 +96,5 @@ def detect(
         pipeline | 'Training' >> beam.Create(list(training)),
         pipeline | 'Serving' >> beam.Create(list(serving)),
       ) | DetectSkew(id_feature, features_to_ignore, float_round_ndigits)
-      _ = results | validation_api.WriteFeatureSkewResultsToTFRecord(path)
-    return [
-      feature_skew_results_pb2.FeatureSkew.FromString(record)
-      for record in tf.compat.v1.io.tf_record_iterator(path)
-    ]
+      _ = results | WriteProtos(path, feature_skew_results_pb2.FeatureSkew)
+    return read_feature_skew(path)

@@ -1,0 +1,68 @@
+"""Names defined once: pipelines, component ids, output keys, artifact file
+names and splits. The pipelines, summaries, lineage queries, monitoring and
+tests all import them from here."""
+
+# Pipeline names (ML Metadata pipeline contexts).
+TRAINING_PIPELINE = 'taxi'
+MONITORING_PIPELINE = 'taxi_monitoring'
+
+# Component ids of the training pipeline (the .with_id() names; TFX records
+# each node's executions under the context "<pipeline name>.<id>").
+EXAMPLE_GEN = 'example_gen'
+STATISTICS_GEN = 'statistics_gen'
+SCHEMA_GEN = 'schema_gen'
+SCHEMA_IMPORTER = 'schema_importer'
+EXAMPLE_VALIDATOR = 'example_validator'
+DATA_GATE = 'data_gate'
+TRANSFORM = 'transform'
+TRAINER = 'trainer'
+LATEST_BLESSED_MODEL_RESOLVER = 'latest_blessed_model_resolver'
+EVALUATOR = 'evaluator'
+PUSHER = 'pusher'
+
+# Component ids of the monitoring pipeline (it also has a schema importer,
+# a StatisticsGen and an ExampleValidator under the ids above).
+PUSHED_MODEL_IMPORTER = 'pushed_model_importer'
+BASELINE_EXAMPLES_IMPORTER = 'baseline_examples_importer'
+BASELINE_STATISTICS_IMPORTER = 'baseline_statistics_importer'
+SERVING_EXAMPLE_GEN = 'serving_example_gen'
+SERVING_SCHEMA = 'serving_schema'
+FEATURE_SKEW_DETECTOR = 'feature_skew_detector'
+SKEW_REPORT = 'skew_report'
+
+# Input and output keys of components (TFX's standard ones and ours).
+EXAMPLES = 'examples'
+STATISTICS = 'statistics'
+SCHEMA = 'schema'
+ANOMALIES = 'anomalies'
+TRANSFORM_GRAPH = 'transform_graph'
+TRANSFORMED_EXAMPLES = 'transformed_examples'
+MODEL = 'model'
+MODEL_BLESSING = 'model_blessing'
+EVALUATION = 'evaluation'
+BLESSING = 'blessing'
+PUSHED_MODEL = 'pushed_model'
+IMPORTER_RESULT = 'result'  # An Importer's output.
+FEATURE_SKEW = 'feature_skew'
+REPORT = 'report'
+
+# Custom properties TFX's Pusher and Evaluator set on their artifacts.
+PUSHED = 'pushed'
+PUSHED_VERSION = 'pushed_version'
+PUSHED_DESTINATION = 'pushed_destination'
+BLESSED = 'blessed'
+
+# File names inside artifacts.
+SCHEMA_FILE = 'schema.pbtxt'
+STATISTICS_FILE = 'FeatureStats.pb'
+ANOMALIES_FILE = 'SchemaDiff.pb'
+SKEW_RESULTS_FILE = 'feature_skew_results.tfrecord'
+SKEW_PAIRS_FILE = 'feature_skew_pairs.tfrecord'
+REPORT_FILE = 'report.json'
+
+# Splits.
+TRAIN_SPLIT = 'train'
+EVAL_SPLIT = 'eval'
+TEST_SPLIT = 'test'
+SERVING_SPLIT = 'serving'  # The monitored serving data.
+PREVIOUS_SPLIT = 'previous'  # The span before it (drift).

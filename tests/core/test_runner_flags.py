@@ -1,0 +1,71 @@
+import argparse
+
+import pytest
+
+from core import runner_flags
+
+
+def _parse(*argv, default_workers=1):
+  parser = argparse.ArgumentParser()
+  runner_flags.add_store_flags(parser, '/tmp/work')
+  runner_flags.add_beam_flags(parser, default_workers)
+  args = parser.parse_args(argv)
+  runner_flags.check_beam_flags(parser, args)
+  return args
+
+
+def test_one_worker_runs_beam_in_this_process():
+  assert runner_flags.direct_runner_args(1) == (
+    '--direct_running_mode=in_memory',
+    '--direct_num_workers=1',
+  )
+
+
+def test_more_workers_are_processes_and_zero_is_one_per_cpu():
+  assert runner_flags.direct_runner_args(4) == (
+    '--direct_running_mode=multi_processing',
+    '--direct_num_workers=4',
+  )
+  assert runner_flags.direct_runner_args(0)[1] == '--direct_num_workers=0'
+
+
+def test_beam_workers_mean_the_same_whatever_the_default():
+  for default in (0, 1):
+    assert runner_flags.beam_args_of(
+      _parse('--beam-workers', '1', default_workers=default)
+    ) == ('--runner=DirectRunner', *runner_flags.direct_runner_args(1))
+
+
+def test_negative_workers_are_refused(capsys):
+  with pytest.raises(SystemExit):
+    _parse('--beam-workers', '-1')
+  assert 'must be 0 (one per CPU) or more' in capsys.readouterr().err
+
+
+def test_runner_by_short_or_class_name():
+  assert _parse('--beam-runner', 'direct').beam_runner == 'DirectRunner'
+  assert _parse('--beam-runner', 'DirectRunner').beam_runner == 'DirectRunner'
+  args = _parse(
+    '--beam-runner', 'spark', '--beam-arg=--spark_master_url=spark://h:7077'
+  )
+  assert runner_flags.beam_args_of(args) == (
+    '--runner=SparkRunner',
+    '--spark_master_url=spark://h:7077',
+  )
+
+
+def test_unknown_runner_or_missing_options_are_usage_errors(capsys):
+  with pytest.raises(SystemExit):
+    _parse('--beam-runner', 'storm')
+  assert "unknown Beam runner 'storm'" in capsys.readouterr().err
+  with pytest.raises(SystemExit):
+    _parse('--beam-runner', 'flink')
+  assert '--beam-arg=--flink_master=...' in capsys.readouterr().err
+
+
+def test_store_defaults_to_sqlite_in_the_work_dir():
+  assert runner_flags.store_uri(_parse()) == '/tmp/work/metadata.sqlite'
+  assert (
+    runner_flags.store_uri(_parse('--metadata-uri', 'mysql://u@h/db'))
+    == 'mysql://u@h/db'
+  )
