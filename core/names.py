@@ -66,3 +66,10 @@ EVAL_SPLIT = 'eval'
 TEST_SPLIT = 'test'
 SERVING_SPLIT = 'serving'  # The monitored serving data.
 PREVIOUS_SPLIT = 'previous'  # The span before it (drift).
+
+# Model quality (baselines, error analysis, feature report): the component
+# ids and the one JSON file the run summary and the HTML report read; its
+# layout is documented in docs/model_quality.md.
+BASELINE_TRAINER = 'baseline_trainer'
+MODEL_ANALYSIS = 'model_analysis'
+MODEL_ANALYSIS_FILE = 'model_analysis.json'
