@@ -13,7 +13,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_runner
 import local_runner
-from core import names
+from core import model_versions, names
 from kfp_local import launcher
 from models import features
 from pipeline.pipeline import create_pipeline
@@ -355,7 +355,7 @@ def test_package_runs_to_a_pushed_model_that_serves(launched_run):
   assert metadata['pushed'] == 1
   version_dir = metadata['pushed_destination']
   assert os.path.dirname(version_dir) == str(root / 'serving')
-  assert os.path.basename(version_dir).isdigit()  # TF Serving's layout.
+  assert model_versions.is_version(os.path.basename(version_dir))
   model = tf.saved_model.load(version_dir)
   probabilities = model.signatures['serving_default'](
     **serving_inputs(sample_rows(5, seed=11))

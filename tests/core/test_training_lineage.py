@@ -4,16 +4,12 @@ import os
 
 import pytest
 
-from core import lineage
+from core import lineage, model_versions
 
 
 def test_latest_push_leads_to_its_training_data(trained_pipeline, baseline):
-  versions = [
-    name
-    for name in os.listdir(trained_pipeline.serving_model_dir)
-    if name.isdigit()
-  ]
-  assert baseline.model_version == max(versions, key=int)
+  versions = model_versions.versions(str(trained_pipeline.serving_model_dir))
+  assert baseline.model_version == str(versions[-1])
   root = str(trained_pipeline.work_dir / 'pipelines' / 'taxi')
   assert baseline.pushed_model_uri.startswith(f'{root}/pusher/')
   assert baseline.model_uri.startswith(f'{root}/trainer/model/')

@@ -2,7 +2,7 @@
 
 import json
 import math
-import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -10,6 +10,7 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from core import model_versions
 from models import features
 from tests.conftest import PROJECT_DIR, read_rows
 
@@ -47,10 +48,9 @@ def _raw_tensors(rows) -> dict:
 
 @pytest.fixture(scope='module')
 def pushed_model_dir(trained_pipeline):
-  versions = [
-    v for v in os.listdir(trained_pipeline.serving_model_dir) if v.isdigit()
-  ]
-  return trained_pipeline.serving_model_dir / max(versions, key=int)
+  return pathlib.Path(
+    model_versions.latest_version_dir(str(trained_pipeline.serving_model_dir))
+  )
 
 
 @pytest.fixture(scope='module')

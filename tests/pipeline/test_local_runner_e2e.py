@@ -1,13 +1,11 @@
 """The pipeline end to end on a small sample, through local_runner.py."""
 
-import os
-
 import pytest
 import tensorflow as tf
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from core import lineage, names
+from core import lineage, model_versions, names
 from tests.conftest import E2E_ARGS, run_local_runner
 
 COMPONENTS = (
@@ -44,9 +42,7 @@ def _executions_by_node(run):
 
 
 def _versions(run):
-  return sorted(
-    name for name in os.listdir(run.serving_model_dir) if name.isdigit()
-  )
+  return model_versions.version_dirs(str(run.serving_model_dir))
 
 
 def test_run_completes_blesses_and_pushes(trained_pipeline):
@@ -69,9 +65,7 @@ def test_metadata_holds_one_execution_per_component(trained_pipeline):
 def test_pushed_model_is_one_complete_version_that_predicts(trained_pipeline):
   versions = _versions(trained_pipeline)
   assert len(versions) == 1
-  model = tf.saved_model.load(
-    str(trained_pipeline.serving_model_dir / versions[0])
-  )
+  model = tf.saved_model.load(versions[0][1])
   probabilities = model.signatures['serving_default'](
     fare=tf.constant([8.0, 40.0]),
     trip_miles=tf.constant([1.0, 12.0]),
