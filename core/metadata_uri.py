@@ -10,6 +10,7 @@
 import argparse
 import os
 import urllib.parse
+from typing import Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
@@ -51,6 +52,14 @@ def connection_config(uri: str) -> metadata_store_pb2.ConnectionConfig:
   )
   config.mysql.password = password
   return config
+
+
+def optional_connection_config(
+  uri: Optional[str],
+) -> Optional[metadata_store_pb2.ConnectionConfig]:
+  """connection_config(uri), or None where the orchestrator brings its own
+  store (Kubeflow Pipelines, Vertex AI)."""
+  return connection_config(uri) if uri else None
 
 
 def checked(uri: str) -> str:

@@ -108,10 +108,8 @@ def create_monitoring_pipeline(
       report,
     ],
     enable_cache=config.enable_cache,
-    metadata_connection_config=(
-      metadata_uri.connection_config(config.metadata_uri)
-      if config.metadata_uri
-      else None
+    metadata_connection_config=metadata_uri.optional_connection_config(
+      config.metadata_uri
     ),
     beam_pipeline_args=list(config.beam_pipeline_args),
   )

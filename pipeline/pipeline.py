@@ -125,10 +125,8 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
       pusher,
     ],
     enable_cache=config.enable_cache,
-    metadata_connection_config=(
-      metadata_uri.connection_config(config.metadata_uri)
-      if config.metadata_uri
-      else None
+    metadata_connection_config=metadata_uri.optional_connection_config(
+      config.metadata_uri
     ),
     beam_pipeline_args=list(config.beam_pipeline_args),
   )

@@ -56,3 +56,9 @@ def test_checked_is_an_argparse_type():
   assert metadata_uri.checked('/tmp/m.sqlite') == '/tmp/m.sqlite'
   with pytest.raises(argparse.ArgumentTypeError, match='needs a user'):
     metadata_uri.checked('mysql://h/db')
+
+
+def test_no_uri_means_the_orchestrator_brings_the_store():
+  assert metadata_uri.optional_connection_config(None) is None
+  config = metadata_uri.optional_connection_config('/tmp/m.sqlite')
+  assert config.sqlite.filename_uri == '/tmp/m.sqlite'
