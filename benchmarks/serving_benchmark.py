@@ -296,7 +296,10 @@ def main() -> int:
       if not args.fallback_to_toy_model:
         print(f'No model version under {base}', file=sys.stderr)
         return 2
-      from serving.toy_model import build_toy_model
+      sys.path.insert(
+        0, REPO_ROOT
+      )  # The toy model is test data (tests/serving).
+      from tests.serving.toy_model import build_toy_model
 
       base = os.path.join(workdir, 'taxi')
       model_dir = build_toy_model(base, 1)
