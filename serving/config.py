@@ -2,9 +2,12 @@
 
 import argparse
 import dataclasses
+import logging
 import os
 
-from serving import textproto
+from google.protobuf import text_format
+
+from serving.protos import tf_serving_config_pb2
 
 TF_SERVING_FLAGS = (
   'port',
@@ -18,6 +21,7 @@ TF_SERVING_FLAGS = (
   'batching_parameters_file',
   'file_system_poll_wait_seconds',
 )
+LOG = logging.getLogger(__name__)
 USE_REAL_BINARY_ENV = 'SERVING_USE_REAL_BINARY'
 DEFAULT_METRICS_PATH = '/monitoring/prometheus/metrics'
 
@@ -154,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
   tf.add_argument(
     '--batching_parameters_file',
     default='',
-    help='Text proto with max_batch_size, batch_timeout_micros, max_enqueued_batches, '
-    'num_batch_threads (plain or { value: N } wrappers).',
+    help='Text proto tensorflow.serving.BatchingParameters, e.g. max_batch_size { value: 64 } '
+    'batch_timeout_micros { value: 0 } (max_enqueued_batches, num_batch_threads likewise).',
   )
   ours = parser.add_argument_group('flags of this server only')
   ours.add_argument(
@@ -242,42 +246,55 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+def read_text_proto(path: str, message_class):
+  """A TF Serving config file parsed into its message, strictly as tensorflow_model_server parses it: an
+  unknown field or a syntax error is a ValueError naming the message, the position and the file."""
+  message = message_class()
+  with open(path, encoding='utf-8') as f:
+    text = f.read()
+  try:
+    text_format.Parse(text, message)
+  except text_format.ParseError as exc:
+    raise ValueError(
+      f'Error parsing text-format {message.DESCRIPTOR.full_name}: {exc} '
+      f"(Invalid protobuf file: '{path}')"
+    ) from None
+  return message
+
+
 def read_monitoring_config(path: str) -> MonitoringConfig:
   if not path:
     return MonitoringConfig()
-  with open(path, encoding='utf-8') as f:
-    fields = textproto.parse(f.read())
-  prometheus = fields.get('prometheus_config', {})
-  if not isinstance(prometheus, dict):
-    raise ValueError(f'{path}: prometheus_config must be a message')
-  metrics_path = prometheus.get('path') or DEFAULT_METRICS_PATH
-  if not str(metrics_path).startswith('/'):
+  prometheus = read_text_proto(
+    path, tf_serving_config_pb2.MonitoringConfig
+  ).prometheus_config
+  metrics_path = prometheus.path or DEFAULT_METRICS_PATH
+  if not metrics_path.startswith('/'):
     raise ValueError(f"{path}: prometheus_config.path must start with '/'")
-  return MonitoringConfig(
-    enable=bool(prometheus.get('enable', False)), path=str(metrics_path)
-  )
+  return MonitoringConfig(enable=prometheus.enable, path=metrics_path)
 
 
 def read_batching_parameters(path: str) -> BatchingParameters:
   if not path:
     return BatchingParameters()
-  with open(path, encoding='utf-8') as f:
-    fields = {
-      name: textproto.unwrap(value)
-      for name, value in textproto.parse(f.read()).items()
-    }
+  message = read_text_proto(path, tf_serving_config_pb2.BatchingParameters)
+  supported = {field.name for field in dataclasses.fields(BatchingParameters)}
+  unsupported = [
+    f.name for f, _ in message.ListFields() if f.name not in supported
+  ]
+  if unsupported:
+    LOG.warning(
+      '%s: %s not supported here, ignored', path, ', '.join(unsupported)
+    )
   defaults = BatchingParameters()
+  # Int64Value wrappers: an absent field keeps TF Serving's default, as in its batching session.
   params = BatchingParameters(
-    max_batch_size=int(fields.get('max_batch_size', defaults.max_batch_size)),
-    batch_timeout_micros=int(
-      fields.get('batch_timeout_micros', defaults.batch_timeout_micros)
-    ),
-    max_enqueued_batches=int(
-      fields.get('max_enqueued_batches', defaults.max_enqueued_batches)
-    ),
-    num_batch_threads=int(
-      fields.get('num_batch_threads', defaults.num_batch_threads)
-    ),
+    **{
+      field.name: getattr(message, field.name).value
+      if message.HasField(field.name)
+      else getattr(defaults, field.name)
+      for field in dataclasses.fields(BatchingParameters)
+    }
   )
   if (
     min(
