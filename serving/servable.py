@@ -11,8 +11,8 @@ import numpy as np
 import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow.python.eager.polymorphic_function import function_type_utils
 
+from serving import tf_internal
 from serving.errors import ServingError, from_tf_exception, invalid_argument
 from serving.json_codec import DT_STRING, NUMPY_DTYPES, dtype_name
 
@@ -96,7 +96,7 @@ class Servable:
         inputs=inputs,
         outputs={k: _tensor_spec(v) for k, v in sig_def.outputs.items()},
         function=function,
-        call=direct_call(
+        call=direct_call_for(
           function, inputs, f'{name} version {version} signature {sig_name}'
         ),
       )
@@ -167,65 +167,17 @@ def synthetic_inputs(specs: dict[str, TensorSpec]) -> dict[str, np.ndarray]:
   return inputs
 
 
-def direct_call(
-  function, specs: dict[str, TensorSpec], description: str
-) -> Callable[[dict], dict] | None:
-  """A faster way to call a loaded signature function with keyword tensors, or None to keep the public call.
-
-  ConcreteFunction.__call__ re-binds the keyword arguments and checks the gradient tape and distribution context
-  over every captured input (48 for the taxi model) on each call: about 0.3 ms of Python, a third of a one-row
-  call. The server has checked names, dtypes and shapes already, so it feeds the graph function (TF's own
-  _inference_function) the flat inputs in the order TF flattens them, plus the captures, as __call__ does.
-  Not public TensorFlow API: the flat order is taken from TF itself, and the result is compared with the public
-  call on a synthetic row; any difference or error keeps the public call.
-  """
-  try:
-    if specs and any(spec.shape is None for spec in specs.values()):
-      return None
-    tensors = {
-      name: tf.constant(
-        array, dtype=tf.string if specs[name].dtype == DT_STRING else None
-      )
-      for name, array in synthetic_inputs(specs).items()
-    }
-    bound = function_type_utils.canonicalize_function_inputs(
-      (), tensors, function.function_type
+def direct_call_for(function, specs: dict[str, TensorSpec], description: str):
+  """The faster call of a loaded signature (serving.tf_internal), or None to keep the public call."""
+  if any(spec.shape is None for spec in specs.values()):
+    return None  # No synthetic row to verify the direct call with.
+  sample = {
+    name: tf.constant(
+      array, dtype=tf.string if specs[name].dtype == DT_STRING else None
     )
-    flat = function.function_type.unpack_inputs(bound)
-    name_of = {id(tensor): name for name, tensor in tensors.items()}
-    order = [name_of[id(tensor)] for tensor in flat]
-    if sorted(order) != sorted(tensors):
-      raise ValueError(f'flat inputs {order} do not match {sorted(tensors)}')
-    graph_function = function._inference_function
-
-    def call(inputs: dict) -> dict:
-      return graph_function.call_preflattened(
-        [inputs[name] for name in order] + function.captured_inputs
-      )
-
-    try:
-      expected = function(**tensors)
-    except (tf.errors.OpError, ValueError, TypeError):
-      expected = None  # e.g. a tf.Example signature whose parser rejects an empty string; order is from TF.
-    if expected is not None:
-      actual = call(tensors)
-      if sorted(actual) != sorted(expected) or not all(
-        _same_values(actual[key].numpy(), expected[key].numpy())
-        for key in expected
-      ):
-        raise ValueError('outputs differ from the public call')
-    return call
-  except Exception as exc:  # noqa: BLE001 - any surprise from TF internals means: use the public call.
-    LOG.warning(
-      '%s: public call kept (%s: %s)', description, type(exc).__name__, exc
-    )
-    return None
-
-
-def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
-  if a.shape != b.shape or a.dtype != b.dtype:
-    return False
-  return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in 'fc'))
+    for name, array in synthetic_inputs(specs).items()
+  }
+  return tf_internal.direct_call(function, sample, description)
 
 
 def _message_to_dict(message) -> dict:

@@ -1,11 +1,13 @@
-"""Servable: the direct (pre-flattened) signature call must give exactly what the public ConcreteFunction call gives."""
+"""serving.tf_internal, the guard of the TensorFlow-internal direct call: for every signature of a real SavedModel
+it must be in use and give exactly what the public ConcreteFunction call gives."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from serving.json_codec import DT_STRING
-from serving.servable import Servable, TensorSpec, direct_call
+from serving.servable import Servable, TensorSpec, direct_call_for
+from serving.tf_internal import direct_call
 
 
 def _example(**features) -> bytes:
@@ -110,9 +112,9 @@ def test_swapped_inputs_would_be_caught(servable):
 def test_a_function_that_is_not_a_loaded_signature_keeps_the_public_call(
   caplog,
 ):
-  specs = {'x': TensorSpec(1, (-1,))}
+  sample = {'x': tf.constant([1.0])}
   assert (
-    direct_call(lambda **tensors: tensors, specs, 'plain python function')
+    direct_call(lambda **tensors: tensors, sample, 'plain python function')
     is None
   )
   assert 'plain python function: public call kept' in caplog.text
@@ -121,5 +123,6 @@ def test_a_function_that_is_not_a_loaded_signature_keeps_the_public_call(
 def test_unknown_rank_input_keeps_the_public_call(servable):
   function = servable.signatures['serving_default'].function
   assert (
-    direct_call(function, {'fare': TensorSpec(1, None)}, 'unknown rank') is None
+    direct_call_for(function, {'fare': TensorSpec(1, None)}, 'unknown rank')
+    is None
   )
