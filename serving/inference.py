@@ -23,7 +23,6 @@ from serving.servable import (
   REGRESS_METHOD,
   Servable,
   Signature,
-  validate_input_shapes,
 )
 
 EXAMPLE_INPUT_NAMES = ('examples', 'inputs')
@@ -109,17 +108,9 @@ def prepare_predict(servable: Servable, doc: dict) -> PreparedRequest:
   request_format, inputs = json_codec.decode_predict_request(
     doc, signature.input_dtypes
   )
-  validate_input_shapes(signature, inputs)
+  # As in TF Serving, shapes (batch sizes of columnar inputs too) are left to the model to accept or refuse.
   rows = {array.shape[0] if array.ndim else 1 for array in inputs.values()}
-  if len(rows) > 1:
-    sizes = ', '.join(
-      f'{k} has {v.shape[0] if v.ndim else "no batch dimension"}'
-      for k, v in inputs.items()
-    )
-    raise invalid_argument(
-      f'Input tensors must share their batch size (dimension 0): {sizes}'
-    )
-  row_count = rows.pop()
+  row_count = rows.pop() if len(rows) == 1 else 1
   body_value = (
     doc['instances']
     if request_format == json_codec.ROW_FORMAT
@@ -308,7 +299,6 @@ def prepare_classify_regress(
   for i, features in enumerate(example_features):
     serialized[i] = tf_example.serialize_example(features)
   inputs = {input_key: serialized}
-  validate_input_shapes(signature, inputs)
   return PreparedRequest(
     method=method,
     signature=signature,

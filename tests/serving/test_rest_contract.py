@@ -344,10 +344,6 @@ def test_status_and_method_errors(url):
       'Type: Null is not of expected type: string',
     ),
     (
-      {'instances': [raw_instance(fare=[1.0])]},
-      "Input 'fare' has shape [1,1] but signature",
-    ),
-    (
       {'signature_name': 'nope', 'instances': [raw_instance()]},
       'Serving signature name: "nope" not found',
     ),
@@ -364,11 +360,29 @@ def test_bad_input_is_400_and_the_server_keeps_serving(url, body, fragment):
   )
 
 
-def test_ragged_columnar_batch_is_rejected(url):
+def test_shapes_are_left_to_the_model_as_in_tf_serving(url, toy_model_module):
+  """TF Serving feeds what the JSON describes: columns of different batch sizes, or a [1, 1] instance for [None]
+  inputs, reach the model, whose own ops decide (the toy model broadcasts; its tf.Example parser refuses rank 2)."""
   columns = {name: [value, value] for name, value in raw_instance().items()}
   columns['fare'] = [1.0]
+  response = post(url, '/v1/models/taxi:predict', {'inputs': columns})
+  p = expected(toy_model_module, 1.0, 3.0, 'Credit Card')
+  assert response.status_code == 200
+  assert response.json()['outputs'] == pytest.approx([p, p], abs=1e-6)
+  response = post(
+    url, '/v1/models/taxi:predict', {'instances': [raw_instance(fare=[1.0])]}
+  )
+  assert response.status_code == 200
+  ((prediction,),) = response.json()['predictions']
+  assert prediction == pytest.approx(p, abs=1e-6)
   assert_error(
-    post(url, '/v1/models/taxi:predict', {'inputs': columns}), 400, 'batch size'
+    post(
+      url,
+      '/v1/models/taxi:predict',
+      {'signature_name': 'serving_tf_example', 'inputs': [['x']]},
+    ),
+    400,
+    'Expected serialized to be a scalar or vector, got shape: [1,1]',
   )
 
 

@@ -1,13 +1,15 @@
-"""serving.tf_internal, the guard of the TensorFlow-internal direct call: for every signature of a real SavedModel
-it must be in use and give exactly what the public ConcreteFunction call gives."""
+"""serving.tf_internal, the guard of the TensorFlow-internal session callable: for every signature of a real
+SavedModel it must give exactly what the public ConcreteFunction call gives, and feed shapes unchecked as TF
+Serving's Session::Run does."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from serving import tf_internal
+from serving.errors import ServingError
 from serving.json_codec import DT_STRING
-from serving.servable import Servable, TensorSpec, direct_call_for
-from serving.tf_internal import direct_call
+from serving.servable import Servable, read_meta_graph
 
 
 def _example(**features) -> bytes:
@@ -54,17 +56,9 @@ def servable(model_v1_template):
   return Servable('taxi', 1, model_v1_template[1])
 
 
-def test_every_signature_gets_the_direct_call(servable):
-  assert sorted(servable.signatures) == [
-    'classification',
-    'regression',
-    'serving_default',
-    'serving_tf_example',
-    'transform_features',
-  ]
-  assert all(
-    signature.call is not None for signature in servable.signatures.values()
-  )
+@pytest.fixture(scope='module')
+def public_signatures(model_v1_template):
+  return tf.saved_model.load(model_v1_template[1]).signatures
 
 
 @pytest.mark.parametrize(
@@ -77,21 +71,21 @@ def test_every_signature_gets_the_direct_call(servable):
     'transform_features',
   ],
 )
-def test_direct_call_equals_public_call(servable, name):
+def test_session_call_equals_public_call(servable, public_signatures, name):
   signature = servable.signatures[name]
-  tensors = {
-    key: tf.constant(array, dtype=tf.string if array.dtype == object else None)
-    for key, array in _distinct_inputs(signature).items()
-  }
-  public = {
-    key: value.numpy() for key, value in signature.function(**tensors).items()
-  }
-  direct = {
-    key: value.numpy() for key, value in signature.call(tensors).items()
-  }
-  assert sorted(direct) == sorted(public)
+  inputs = _distinct_inputs(signature)
+  public = public_signatures[name](
+    **{
+      key: tf.constant(
+        array, dtype=tf.string if array.dtype == object else None
+      )
+      for key, array in inputs.items()
+    }
+  )
+  served = servable.run(signature, inputs)
+  assert sorted(served) == sorted(public)
   for key in public:
-    np.testing.assert_array_equal(direct[key], public[key])
+    np.testing.assert_array_equal(served[key], public[key].numpy())
 
 
 def test_swapped_inputs_would_be_caught(servable):
@@ -109,20 +103,39 @@ def test_swapped_inputs_would_be_caught(servable):
   )
 
 
-def test_a_function_that_is_not_a_loaded_signature_keeps_the_public_call(
-  caplog,
+def test_fed_shapes_are_not_checked_against_the_graph(servable):
+  """A [1, 1] tensor for a [None] input runs, as with TF Serving's Session::Run (the public calls refuse it)."""
+  signature = servable.signatures['serving_default']
+  inputs = {
+    key: array[:1].reshape(1, 1)
+    for key, array in _distinct_inputs(signature).items()
+  }
+  assert servable.run(signature, inputs)['probability'].shape == (1, 1)
+
+
+def test_a_wrong_dtype_is_tensorflows_error(servable):
+  signature = servable.signatures['regression']
+  with pytest.raises(ServingError) as info:
+    servable.run(signature, {'inputs': np.array([1.0], np.float32)})
+  assert info.value.code == 'INVALID_ARGUMENT'
+
+
+def test_load_session_runs_the_init_op_and_finalizes_the_graph(
+  model_v1_template,
 ):
-  sample = {'x': tf.constant([1.0])}
-  assert (
-    direct_call(lambda **tensors: tensors, sample, 'plain python function')
-    is None
+  meta_graph = read_meta_graph(model_v1_template[1])
+  session = tf_internal.load_session(
+    model_v1_template[1], meta_graph.meta_info_def.tags
   )
-  assert 'plain python function: public call kept' in caplog.text
-
-
-def test_unknown_rank_input_keeps_the_public_call(servable):
-  function = servable.signatures['serving_default'].function
-  assert (
-    direct_call_for(function, {'fare': TensorSpec(1, None)}, 'unknown rank')
-    is None
-  )
+  try:
+    assert session.graph.finalized
+    sig = meta_graph.signature_def['regression']
+    call = tf_internal.session_callable(
+      session,
+      [sig.inputs['inputs'].name],
+      [sig.outputs['outputs'].name],
+    )
+    (outputs,) = call(np.array([_example(fare=10.0)], dtype=object))
+    assert outputs.shape == (1,) and 0.0 < outputs[0] < 1.0
+  finally:
+    session.close()
