@@ -3,9 +3,11 @@
 Each `prepare_*` function validates a request against the served version's signatures and returns a
 `PreparedRequest`: the arrays to feed, how to turn the outputs into the response body, and what to log.
 
-Classify/regress follow TF Serving (classifier.cc / regressor.cc): they need a signature whose method_name is
-tensorflow/serving/classify or tensorflow/serving/regress, with one serialized tf.Example input; anything else is
-refused with TF Serving's messages.
+Classify/regress follow TF Serving (classifier.cc / regressor.cc): they need a signature with one serialized
+tf.Example input `inputs` and TF Serving's output names; anything else is refused with TF Serving's messages.
+Method names are checked only with --enable_signature_method_name_check (TF Serving's default: off), then as
+TF Serving does: predict takes predict, classify and regress signatures; classify only classify, regress only
+regress.
 """
 
 import dataclasses
@@ -15,11 +17,12 @@ from typing import Callable
 import numpy as np
 
 from serving import json_codec, tf_example
-from serving.errors import invalid_argument
+from serving.errors import ServingError, invalid_argument
 from serving.json_codec import DT_STRING
 from serving.servable import (
   CLASSIFY_METHOD,
   DEFAULT_SIGNATURE,
+  PREDICT_METHOD,
   REGRESS_METHOD,
   Servable,
   Signature,
@@ -98,12 +101,24 @@ def _predict_log_instances(
   return [columns]
 
 
-def prepare_predict(servable: Servable, doc: dict) -> PreparedRequest:
+def prepare_predict(
+  servable: Servable, doc: dict, check_method_name: bool = False
+) -> PreparedRequest:
   name = json_codec.signature_name(doc)
   signature = servable.signature(name)
   if signature is None:
     raise invalid_argument(
       f'Serving signature name: "{name or DEFAULT_SIGNATURE}" not found in signature def'
+    )
+  if check_method_name and signature.method_name not in (
+    PREDICT_METHOD,
+    CLASSIFY_METHOD,
+    REGRESS_METHOD,
+  ):
+    raise ServingError(
+      'INTERNAL',
+      f'Expected prediction signature method_name to be one of {{{PREDICT_METHOD}, '
+      f'{CLASSIFY_METHOD}, {REGRESS_METHOD}}}. Was: {signature.method_name}',
     )
   request_format, inputs = json_codec.decode_predict_request(
     doc, signature.input_dtypes
@@ -266,7 +281,11 @@ def _classification_results(
 
 
 def prepare_classify_regress(
-  servable: Servable, doc: dict, method: str, known_features=()
+  servable: Servable,
+  doc: dict,
+  method: str,
+  check_method_name: bool = False,
+  known_features=(),
 ) -> PreparedRequest:
   """`method` is "classify" or "regress"."""
   name = json_codec.signature_name(doc) or DEFAULT_SIGNATURE
@@ -280,7 +299,7 @@ def prepare_classify_regress(
     raise invalid_argument(f'No signature was found with the name: {name}')
   expected_method = CLASSIFY_METHOD if method == 'classify' else REGRESS_METHOD
   count = len(examples_json)
-  if signature.method_name != expected_method:
+  if check_method_name and signature.method_name != expected_method:
     raise _signature_error(signature, expected_method)
   input_key = _check_tf_serving_signature(signature, method)
   if method == 'classify':

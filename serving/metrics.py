@@ -291,8 +291,7 @@ class ServingMetrics:
     self.request_log_records = r.add(
       Counter(
         'serving_request_log_records_total',
-        'Records (one per instance) written to the request log.',
-        ('model_name',),
+        'Records (one per instance) written to the request log (all models).',
       )
     )
     self.rejected_connections = r.add(

@@ -23,6 +23,7 @@ from serving.errors import ServingError, from_tf_exception, invalid_argument
 from serving.json_codec import DT_STRING, NUMPY_DTYPES
 
 LOG = logging.getLogger(__name__)
+PREDICT_METHOD = 'tensorflow/serving/predict'
 CLASSIFY_METHOD = 'tensorflow/serving/classify'
 REGRESS_METHOD = 'tensorflow/serving/regress'
 INIT_OP_SIGNATURE = '__saved_model_init_op'
