@@ -117,7 +117,7 @@ def parse_body(body: bytes) -> dict:
     ) from None
   except json.JSONDecodeError as exc:
     raise invalid_argument(
-      f'JSON Parse error: {exc.msg} at offset: {exc.pos}'
+      f'JSON Parse error: {_rapidjson_message(exc)} at offset: {exc.pos}'
     ) from None
   except ValueError:  # Integers of more digits than int() converts (sys.get_int_max_str_digits).
     raise invalid_argument(
@@ -131,6 +131,49 @@ def parse_body(body: bytes) -> dict:
   if _MAYBE_SURROGATE.search(body):
     _reject_lone_surrogates(doc)
   return doc
+
+
+# Python's json messages → RapidJSON's GetParseError_En texts, which TF Serving returns.
+_RAPIDJSON_MESSAGES = {
+  'Expecting value': 'Invalid value.',
+  'Expecting property name enclosed in double quotes': 'Missing a name for object member.',
+  "Expecting ':' delimiter": 'Missing a colon after a name of object member.',
+  'Extra data': 'The document root must not be followed by other values.',
+  'Unterminated string starting at': 'Missing a closing quotation mark in string.',
+  'Invalid \\escape': 'Invalid escape character in string.',
+  'Invalid \\uXXXX escape': 'Incorrect hex digit after \\u escape in string.',
+  'Invalid control character at': 'Invalid encoding in string.',
+}
+
+
+def _rapidjson_message(exc: json.JSONDecodeError) -> str:
+  if exc.msg == "Expecting ',' delimiter":
+    return (
+      "Missing a comma or ']' after an array element."
+      if _innermost_bracket(exc.doc, exc.pos) == '['
+      else "Missing a comma or '}' after an object member."
+    )
+  return _RAPIDJSON_MESSAGES.get(exc.msg, exc.msg)
+
+
+def _innermost_bracket(text: str, end: int) -> str:
+  """The innermost '[' or '{' still open at text[end], outside strings."""
+  stack, in_string, escaped = [], False, False
+  for char in text[:end]:
+    if in_string:
+      if escaped:
+        escaped = False
+      elif char == '\\':
+        escaped = True
+      elif char == '"':
+        in_string = False
+    elif char == '"':
+      in_string = True
+    elif char in '[{':
+      stack.append(char)
+    elif char in ']}' and stack:
+      stack.pop()
+  return stack[-1] if stack else ''
 
 
 def _reject_lone_surrogates(doc) -> None:
