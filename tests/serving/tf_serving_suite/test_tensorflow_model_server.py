@@ -285,3 +285,34 @@ def test_sequential_keras_saved_model_save(tmp_path):
   tf.saved_model.save(model, str(base_path / '00000123'))
   with _serve(base_path, tmp_path) as (_, url):
     assert predict_x2(url, batch=True) == [[2.0]]
+
+
+def test_signature_method_names_are_checked_only_when_asked(
+  default_server, testdata_dir, tmp_path
+):
+  """util.cc SetSignatureMethodNameCheckFeature: off by default (predict runs a regress signature), on with
+  --enable_signature_method_name_check (classify refuses it, with classifier.cc's message)."""
+  assert rest(
+    default_server,
+    '/v1/models/default:predict',
+    {'signature_name': 'regress_x2_to_y3', 'inputs': [[2.0]]},
+  ) == (200, {'outputs': [[4.0]]})
+  args = [
+    '--model_name=default',
+    f'--model_base_path={testdata_dir / "saved_model_half_plus_two_cpu"}',
+    '--rest_api_port=0',
+    '--enable_signature_method_name_check',
+    f'--request_log_dir={tmp_path / "logs"}',
+  ]
+  with in_process_server(args) as (_, url):
+    assert rest(
+      url,
+      '/v1/models/default:classify',
+      {'signature_name': 'regress_x_to_y', 'examples': [{'x': 2.0}]},
+    ) == (
+      400,
+      {
+        'error': 'Expected classification signature method_name to be '
+        'tensorflow/serving/classify. Was: tensorflow/serving/regress'
+      },
+    )
