@@ -171,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     '--port',
     type=int,
     default=0,
-    help='gRPC port. The Python server has no gRPC API: a non-zero value is only passed on to the '
-    'real binary (--use_real_binary) and otherwise ignored with a warning.',
+    help="gRPC port for TF Serving's PredictionService and ModelService (default 0: no gRPC; TF "
+    "Serving's default is 8500). -1 picks a free port.",
   )
   tf.add_argument(
     '--rest_api_num_threads',

@@ -183,14 +183,16 @@ def _parse_examples(doc: dict, method: str) -> list[dict]:
   return [tf_example.merge_context(context, example) for example in examples]
 
 
-def _signature_error(signature: Signature, expected_method: str) -> Exception:
+def signature_method_error(
+  signature: Signature, expected_method: str
+) -> Exception:
   return invalid_argument(
     f'Expected {"classification" if expected_method == CLASSIFY_METHOD else "regression"} '
     f'signature method_name to be {expected_method}. Was: {signature.method_name}'
   )
 
 
-def _check_tf_serving_signature(signature: Signature, method: str) -> str:
+def check_tf_serving_signature(signature: Signature, method: str) -> str:
   """TF Serving's PreProcessClassification / PreProcessRegression checks; returns the input key."""
   if len(signature.inputs) != 1:
     raise invalid_argument('Expected one input Tensor.')
@@ -234,7 +236,14 @@ def _scores_column(array: np.ndarray, name: str, count: int) -> np.ndarray:
   return array
 
 
-def _classification_results(
+def regression_values(outputs: dict[str, np.ndarray], count: int) -> list:
+  """TF Serving's PostProcessRegressionResult: one float per example."""
+  return (
+    _scores_column(outputs['outputs'], 'outputs', count).astype(float).tolist()
+  )
+
+
+def classification_results(
   outputs: dict[str, np.ndarray], count: int
 ) -> list[list[tuple[str, float]]]:
   """TF Serving's PostProcessClassificationResult."""
@@ -300,19 +309,20 @@ def prepare_classify_regress(
   expected_method = CLASSIFY_METHOD if method == 'classify' else REGRESS_METHOD
   count = len(examples_json)
   if check_method_name and signature.method_name != expected_method:
-    raise _signature_error(signature, expected_method)
-  input_key = _check_tf_serving_signature(signature, method)
+    raise signature_method_error(signature, expected_method)
+  input_key = check_tf_serving_signature(signature, method)
   if method == 'classify':
 
     def encode(outputs):
-      return json_codec.encode_classification_results(
-        _classification_results(outputs, count)
+      return json_codec.encodeclassification_results(
+        classification_results(outputs, count)
       )
   else:
 
     def encode(outputs):
-      values = _scores_column(outputs['outputs'], 'outputs', count)
-      return json_codec.encode_regression_results(values.astype(float).tolist())
+      return json_codec.encode_regression_results(
+        regression_values(outputs, count)
+      )
 
   serialized = np.empty(count, dtype=object)
   for i, features in enumerate(example_features):

@@ -82,6 +82,8 @@ class ModelServer:
       request_logger=self.request_logger,
     )
     self.port: int | None = None
+    self.grpc_port: int | None = None
+    self._grpc_server = None
     self._loop: asyncio.AbstractEventLoop | None = None
     self._http_server: HttpServer | None = None
     self._thread: threading.Thread | None = None
@@ -101,13 +103,17 @@ class ModelServer:
 
   def start(self) -> int:
     """Loads the model, starts polling and serving; returns the bound REST port."""
-    if self.config.grpc_port:
-      LOG.warning(
-        '--port=%d ignored: this server has no gRPC API (REST only). Use --use_real_binary with '
-        'tensorflow_model_server for gRPC.',
-        self.config.grpc_port,
-      )
     self.manager.start()
+    if self.config.grpc_port:
+      from serving.grpc_api import start_grpc_server
+
+      self._grpc_server, self.grpc_port = start_grpc_server(
+        self.context,
+        self.config.host,
+        max(self.config.grpc_port, 0),  # -1: any free port.
+        self.config.inference_threads * 4,
+      )
+      LOG.info('gRPC API listening on %s:%d', self.config.host, self.grpc_port)
     listener = _bind(self.config.host, self.config.rest_api_port)
     self.port = listener.getsockname()[1]
     ready = threading.Event()
@@ -148,6 +154,8 @@ class ModelServer:
     if self._stopped.is_set():
       return
     self._stopped.set()
+    if self._grpc_server is not None:
+      self._grpc_server.stop(grace=DRAIN_SECONDS).wait()
     if self._loop is not None:
       asyncio.run_coroutine_threadsafe(self._stop_http(), self._loop).result(
         timeout=DRAIN_SECONDS + 5
