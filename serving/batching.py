@@ -74,7 +74,6 @@ class InferenceQueue:
     *,
     num_threads: int,
     metrics,
-    model_name: str,
     max_batch_size: int | None = None,
     batch_timeout_micros: int = 0,
     max_enqueued_batches: int | None = None,
@@ -87,7 +86,7 @@ class InferenceQueue:
       if self.merge and max_enqueued_batches
       else None
     )
-    self._metrics, self._model_name = metrics, model_name
+    self._metrics = metrics
     self._queue: collections.deque[Task] = collections.deque()
     self._queued_rows = 0
     self._cond = threading.Condition()
@@ -189,7 +188,7 @@ class InferenceQueue:
   def _run(self, batch: list[Task]) -> None:
     first = batch[0]
     started = time.perf_counter()
-    labels = (self._model_name,)
+    labels = (first.servable.name,)
     for task in batch:
       self._metrics.queuing_latency.observe(
         *labels, value=(started - task.enqueued_at) * 1e6
@@ -210,7 +209,7 @@ class InferenceQueue:
       results = [
         ServingError('INTERNAL', f'{type(exc).__name__}: {exc}')
       ] * len(batch)
-    self._metrics.model_calls.inc(self._model_name, first.signature.name)
+    self._metrics.model_calls.inc(*labels, first.signature.name)
     if self.merge:
       self._metrics.wrapped_run_count.inc(*labels)
       self._metrics.batch_size.observe(

@@ -2,9 +2,13 @@
 
 import argparse
 import dataclasses
+import logging
 import os
 
-from serving import textproto
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from serving.protos import tf_serving_config_pb2
 
 TF_SERVING_FLAGS = (
   'port',
@@ -13,13 +17,38 @@ TF_SERVING_FLAGS = (
   'rest_api_timeout_in_ms',
   'model_name',
   'model_base_path',
+  'model_config_file',
+  'model_config_file_poll_wait_seconds',
+  'enable_signature_method_name_check',
   'monitoring_config_file',
   'enable_batching',
   'batching_parameters_file',
   'file_system_poll_wait_seconds',
 )
+LOG = logging.getLogger(__name__)
 USE_REAL_BINARY_ENV = 'SERVING_USE_REAL_BINARY'
 DEFAULT_METRICS_PATH = '/monitoring/prometheus/metrics'
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  """One model to serve: an entry of TF Serving's model_config_list."""
+
+  name: str
+  base_path: str
+  policy: str = (
+    'latest'  # TF Serving's ServableVersionPolicy: latest, all or specific.
+  )
+  num_versions: int = 1  # latest
+  versions: tuple[int, ...] = ()  # specific
+  version_labels: tuple[tuple[str, int], ...] = ()
+
+  def aspired_versions(self, available: list[int]) -> list[int]:
+    if self.policy == 'all':
+      return list(available)
+    if self.policy == 'specific':
+      return [v for v in available if v in self.versions]
+    return available[-self.num_versions :] if available else []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,15 +78,18 @@ class RequestLogConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ServerConfig:
-  model_name: str
-  model_base_path: str
+  models: list[ModelSpec]
+  model_config_file: (
+    str  # Re-read every model_config_poll_wait_seconds when set.
+  )
+  model_config_poll_wait_seconds: float
+  enable_signature_method_name_check: bool
   host: str
   rest_api_port: int
   grpc_port: int
   inference_threads: int
   request_timeout_seconds: float
   poll_wait_seconds: float
-  version_labels: dict
   batching: BatchingParameters | None
   monitoring: MonitoringConfig
   request_log: RequestLogConfig
@@ -103,8 +135,31 @@ def build_parser() -> argparse.ArgumentParser:
   )
   tf.add_argument(
     '--model_base_path',
-    required=True,
-    help='Directory holding numeric version subdirectories of SavedModels; the highest is served.',
+    default='',
+    help='Directory holding numeric version subdirectories of SavedModels; the highest is served. '
+    'Required unless --model_config_file is given.',
+  )
+  tf.add_argument(
+    '--model_config_file',
+    default='',
+    help='Text proto tensorflow.serving.ModelServerConfig: several models, each with base_path, '
+    'model_version_policy (latest, all, specific) and version_labels; replaces --model_name and '
+    '--model_base_path.',
+  )
+  tf.add_argument(
+    '--model_config_file_poll_wait_seconds',
+    type=float,
+    default=0.0,
+    help='Seconds between re-reads of --model_config_file (default 0: read once at startup).',
+  )
+  tf.add_argument(
+    '--enable_signature_method_name_check',
+    type=_bool,
+    nargs='?',
+    const=True,
+    default=False,
+    help="Refuse predict/classify/regress on signatures of another method_name (TF Serving's default: "
+    'false).',
   )
   tf.add_argument(
     '--rest_api_port',
@@ -116,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     '--port',
     type=int,
     default=0,
-    help='gRPC port. The Python server has no gRPC API: a non-zero value is only passed on to the '
-    'real binary (--use_real_binary) and otherwise ignored with a warning.',
+    help="gRPC port for TF Serving's PredictionService and ModelService (default 0: no gRPC; TF "
+    "Serving's default is 8500). -1 picks a free port.",
   )
   tf.add_argument(
     '--rest_api_num_threads',
@@ -154,8 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
   tf.add_argument(
     '--batching_parameters_file',
     default='',
-    help='Text proto with max_batch_size, batch_timeout_micros, max_enqueued_batches, '
-    'num_batch_threads (plain or { value: N } wrappers).',
+    help='Text proto tensorflow.serving.BatchingParameters, e.g. max_batch_size { value: 64 } '
+    'batch_timeout_micros { value: 0 } (max_enqueued_batches, num_batch_threads likewise).',
   )
   ours = parser.add_argument_group('flags of this server only')
   ours.add_argument(
@@ -167,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     '--version_labels',
     type=_labels,
     default={},
-    help='Version labels for /labels/<label> routes, e.g. stable=3,canary=4.',
+    help='Version labels for /labels/<label> routes, e.g. stable=3,canary=4 (single-model mode; with '
+    '--model_config_file use its version_labels).',
   )
   ours.add_argument(
     '--enable_request_log',
@@ -242,42 +298,87 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+def read_text_proto(path: str, message_class):
+  """A TF Serving config file parsed into its message, strictly as tensorflow_model_server parses it: an
+  unknown field or a syntax error is a ValueError naming the message, the position and the file."""
+  message = message_class()
+  with open(path, encoding='utf-8') as f:
+    text = f.read()
+  try:
+    text_format.Parse(text, message)
+  except text_format.ParseError as exc:
+    raise ValueError(
+      f'Error parsing text-format {message.DESCRIPTOR.full_name}: {exc} '
+      f"(Invalid protobuf file: '{path}')"
+    ) from None
+  return message
+
+
+def read_model_config(path: str) -> list[ModelSpec]:
+  """--model_config_file as TF Serving reads it: a ModelServerConfig with a model_config_list."""
+  message = read_text_proto(path, model_server_config_pb2.ModelServerConfig)
+  if message.WhichOneof('config') != 'model_config_list':
+    raise ValueError(f'{path}: only model_config_list is supported')
+  specs = []
+  for model in message.model_config_list.config:
+    if not model.name or not model.base_path:
+      raise ValueError(f'{path}: every config needs a name and a base_path')
+    if model.model_platform not in ('', 'tensorflow'):
+      raise ValueError(
+        f'{path}: model {model.name}: model_platform {model.model_platform!r} is not supported '
+        "(only 'tensorflow')"
+      )
+    policy = model.model_version_policy
+    choice = policy.WhichOneof('policy_choice') or 'latest'
+    specs.append(
+      ModelSpec(
+        name=model.name,
+        base_path=os.path.abspath(model.base_path),
+        policy=choice,
+        num_versions=max(1, policy.latest.num_versions),
+        versions=tuple(policy.specific.versions),
+        version_labels=tuple(sorted(model.version_labels.items())),
+      )
+    )
+  names = [spec.name for spec in specs]
+  if len(set(names)) != len(names):
+    raise ValueError(f'{path}: a model name is configured twice')
+  return specs
+
+
 def read_monitoring_config(path: str) -> MonitoringConfig:
   if not path:
     return MonitoringConfig()
-  with open(path, encoding='utf-8') as f:
-    fields = textproto.parse(f.read())
-  prometheus = fields.get('prometheus_config', {})
-  if not isinstance(prometheus, dict):
-    raise ValueError(f'{path}: prometheus_config must be a message')
-  metrics_path = prometheus.get('path') or DEFAULT_METRICS_PATH
-  if not str(metrics_path).startswith('/'):
+  prometheus = read_text_proto(
+    path, tf_serving_config_pb2.MonitoringConfig
+  ).prometheus_config
+  metrics_path = prometheus.path or DEFAULT_METRICS_PATH
+  if not metrics_path.startswith('/'):
     raise ValueError(f"{path}: prometheus_config.path must start with '/'")
-  return MonitoringConfig(
-    enable=bool(prometheus.get('enable', False)), path=str(metrics_path)
-  )
+  return MonitoringConfig(enable=prometheus.enable, path=metrics_path)
 
 
 def read_batching_parameters(path: str) -> BatchingParameters:
   if not path:
     return BatchingParameters()
-  with open(path, encoding='utf-8') as f:
-    fields = {
-      name: textproto.unwrap(value)
-      for name, value in textproto.parse(f.read()).items()
-    }
+  message = read_text_proto(path, tf_serving_config_pb2.BatchingParameters)
+  supported = {field.name for field in dataclasses.fields(BatchingParameters)}
+  unsupported = [
+    f.name for f, _ in message.ListFields() if f.name not in supported
+  ]
+  if unsupported:
+    LOG.warning(
+      '%s: %s not supported here, ignored', path, ', '.join(unsupported)
+    )
   defaults = BatchingParameters()
+  # Int64Value wrappers: an absent field keeps TF Serving's default, as in its batching session.
   params = BatchingParameters(
-    max_batch_size=int(fields.get('max_batch_size', defaults.max_batch_size)),
-    batch_timeout_micros=int(
-      fields.get('batch_timeout_micros', defaults.batch_timeout_micros)
-    ),
-    max_enqueued_batches=int(
-      fields.get('max_enqueued_batches', defaults.max_enqueued_batches)
-    ),
-    num_batch_threads=int(
-      fields.get('num_batch_threads', defaults.num_batch_threads)
-    ),
+    **{
+      field.name: getattr(message, field.name).value
+      if message.HasField(field.name)
+      else getattr(defaults, field.name)
+      for field in dataclasses.fields(BatchingParameters)
+    }
   )
   if (
     min(
@@ -302,19 +403,34 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     raise ValueError('--request_log_flush_seconds must be > 0')
   if args.batching_parameters_file and not args.enable_batching:
     raise ValueError('--batching_parameters_file needs --enable_batching')
+  if args.model_config_file:
+    models = read_model_config(args.model_config_file)
+  elif args.model_base_path:
+    models = [
+      ModelSpec(
+        args.model_name,
+        os.path.abspath(args.model_base_path),
+        version_labels=tuple(sorted(args.version_labels.items())),
+      )
+    ]
+  else:
+    raise ValueError('--model_base_path or --model_config_file is required')
   log_dir = args.request_log_dir or os.path.join(
     'work', 'request_logs', args.model_name
   )
   return ServerConfig(
-    model_name=args.model_name,
-    model_base_path=os.path.abspath(args.model_base_path),
+    models=models,
+    model_config_file=os.path.abspath(args.model_config_file)
+    if args.model_config_file
+    else '',
+    model_config_poll_wait_seconds=args.model_config_file_poll_wait_seconds,
+    enable_signature_method_name_check=args.enable_signature_method_name_check,
     host=args.rest_api_host,
     rest_api_port=args.rest_api_port,
     grpc_port=args.port,
     inference_threads=max(1, args.rest_api_num_threads),
     request_timeout_seconds=args.rest_api_timeout_in_ms / 1000.0,
     poll_wait_seconds=args.file_system_poll_wait_seconds,
-    version_labels=dict(args.version_labels),
     batching=read_batching_parameters(args.batching_parameters_file)
     if args.enable_batching
     else None,

@@ -3,9 +3,11 @@
 Each `prepare_*` function validates a request against the served version's signatures and returns a
 `PreparedRequest`: the arrays to feed, how to turn the outputs into the response body, and what to log.
 
-Classify/regress follow TF Serving (classifier.cc / regressor.cc): they need a signature whose method_name is
-tensorflow/serving/classify or tensorflow/serving/regress, with one serialized tf.Example input; anything else is
-refused with TF Serving's messages.
+Classify/regress follow TF Serving (classifier.cc / regressor.cc): they need a signature with one serialized
+tf.Example input `inputs` and TF Serving's output names; anything else is refused with TF Serving's messages.
+Method names are checked only with --enable_signature_method_name_check (TF Serving's default: off), then as
+TF Serving does: predict takes predict, classify and regress signatures; classify only classify, regress only
+regress.
 """
 
 import dataclasses
@@ -15,15 +17,15 @@ from typing import Callable
 import numpy as np
 
 from serving import json_codec, tf_example
-from serving.errors import invalid_argument
+from serving.errors import ServingError, invalid_argument
 from serving.json_codec import DT_STRING
 from serving.servable import (
   CLASSIFY_METHOD,
   DEFAULT_SIGNATURE,
+  PREDICT_METHOD,
   REGRESS_METHOD,
   Servable,
   Signature,
-  validate_input_shapes,
 )
 
 EXAMPLE_INPUT_NAMES = ('examples', 'inputs')
@@ -99,27 +101,31 @@ def _predict_log_instances(
   return [columns]
 
 
-def prepare_predict(servable: Servable, doc: dict) -> PreparedRequest:
+def prepare_predict(
+  servable: Servable, doc: dict, check_method_name: bool = False
+) -> PreparedRequest:
   name = json_codec.signature_name(doc)
   signature = servable.signature(name)
   if signature is None:
     raise invalid_argument(
       f'Serving signature name: "{name or DEFAULT_SIGNATURE}" not found in signature def'
     )
+  if check_method_name and signature.method_name not in (
+    PREDICT_METHOD,
+    CLASSIFY_METHOD,
+    REGRESS_METHOD,
+  ):
+    raise ServingError(
+      'INTERNAL',
+      f'Expected prediction signature method_name to be one of {{{PREDICT_METHOD}, '
+      f'{CLASSIFY_METHOD}, {REGRESS_METHOD}}}. Was: {signature.method_name}',
+    )
   request_format, inputs = json_codec.decode_predict_request(
     doc, signature.input_dtypes
   )
-  validate_input_shapes(signature, inputs)
+  # As in TF Serving, shapes (batch sizes of columnar inputs too) are left to the model to accept or refuse.
   rows = {array.shape[0] if array.ndim else 1 for array in inputs.values()}
-  if len(rows) > 1:
-    sizes = ', '.join(
-      f'{k} has {v.shape[0] if v.ndim else "no batch dimension"}'
-      for k, v in inputs.items()
-    )
-    raise invalid_argument(
-      f'Input tensors must share their batch size (dimension 0): {sizes}'
-    )
-  row_count = rows.pop()
+  row_count = rows.pop() if len(rows) == 1 else 1
   body_value = (
     doc['instances']
     if request_format == json_codec.ROW_FORMAT
@@ -177,14 +183,16 @@ def _parse_examples(doc: dict, method: str) -> list[dict]:
   return [tf_example.merge_context(context, example) for example in examples]
 
 
-def _signature_error(signature: Signature, expected_method: str) -> Exception:
+def signature_method_error(
+  signature: Signature, expected_method: str
+) -> Exception:
   return invalid_argument(
     f'Expected {"classification" if expected_method == CLASSIFY_METHOD else "regression"} '
     f'signature method_name to be {expected_method}. Was: {signature.method_name}'
   )
 
 
-def _check_tf_serving_signature(signature: Signature, method: str) -> str:
+def check_tf_serving_signature(signature: Signature, method: str) -> str:
   """TF Serving's PreProcessClassification / PreProcessRegression checks; returns the input key."""
   if len(signature.inputs) != 1:
     raise invalid_argument('Expected one input Tensor.')
@@ -228,7 +236,14 @@ def _scores_column(array: np.ndarray, name: str, count: int) -> np.ndarray:
   return array
 
 
-def _classification_results(
+def regression_values(outputs: dict[str, np.ndarray], count: int) -> list:
+  """TF Serving's PostProcessRegressionResult: one float per example."""
+  return (
+    _scores_column(outputs['outputs'], 'outputs', count).astype(float).tolist()
+  )
+
+
+def classification_results(
   outputs: dict[str, np.ndarray], count: int
 ) -> list[list[tuple[str, float]]]:
   """TF Serving's PostProcessClassificationResult."""
@@ -275,7 +290,11 @@ def _classification_results(
 
 
 def prepare_classify_regress(
-  servable: Servable, doc: dict, method: str, known_features=()
+  servable: Servable,
+  doc: dict,
+  method: str,
+  check_method_name: bool = False,
+  known_features=(),
 ) -> PreparedRequest:
   """`method` is "classify" or "regress"."""
   name = json_codec.signature_name(doc) or DEFAULT_SIGNATURE
@@ -289,26 +308,26 @@ def prepare_classify_regress(
     raise invalid_argument(f'No signature was found with the name: {name}')
   expected_method = CLASSIFY_METHOD if method == 'classify' else REGRESS_METHOD
   count = len(examples_json)
-  if signature.method_name != expected_method:
-    raise _signature_error(signature, expected_method)
-  input_key = _check_tf_serving_signature(signature, method)
+  if check_method_name and signature.method_name != expected_method:
+    raise signature_method_error(signature, expected_method)
+  input_key = check_tf_serving_signature(signature, method)
   if method == 'classify':
 
     def encode(outputs):
-      return json_codec.encode_classification_results(
-        _classification_results(outputs, count)
+      return json_codec.encodeclassification_results(
+        classification_results(outputs, count)
       )
   else:
 
     def encode(outputs):
-      values = _scores_column(outputs['outputs'], 'outputs', count)
-      return json_codec.encode_regression_results(values.astype(float).tolist())
+      return json_codec.encode_regression_results(
+        regression_values(outputs, count)
+      )
 
   serialized = np.empty(count, dtype=object)
   for i, features in enumerate(example_features):
     serialized[i] = tf_example.serialize_example(features)
   inputs = {input_key: serialized}
-  validate_input_shapes(signature, inputs)
   return PreparedRequest(
     method=method,
     signature=signature,

@@ -66,12 +66,7 @@ _INT_RANGES = {
   DT_UINT32: (0, 2**32 - 1),
   DT_UINT64: (0, 2**64 - 1),
 }
-_FLOAT_LIMITS = {
-  DT_FLOAT: (2**24 - 1, float(np.finfo(np.float32).max)),
-  DT_HALF: (2**11 - 1, float(np.finfo(np.float16).max)),
-  DT_DOUBLE: (2**53 - 1, float(np.finfo(np.float64).max)),
-}
-_TARGET_NAMES = {DT_FLOAT: 'float', DT_HALF: 'half', DT_DOUBLE: 'double'}
+FLOAT_DTYPES = (DT_FLOAT, DT_HALF, DT_DOUBLE)
 
 ROW_FORMAT, COLUMNAR_FORMAT = 'row', 'columnar'
 BYTES_TENSOR_SUFFIX = '_bytes'
@@ -122,7 +117,7 @@ def parse_body(body: bytes) -> dict:
     ) from None
   except json.JSONDecodeError as exc:
     raise invalid_argument(
-      f'JSON Parse error: {exc.msg} at offset: {exc.pos}'
+      f'JSON Parse error: {_rapidjson_message(exc)} at offset: {exc.pos}'
     ) from None
   except ValueError:  # Integers of more digits than int() converts (sys.get_int_max_str_digits).
     raise invalid_argument(
@@ -136,6 +131,49 @@ def parse_body(body: bytes) -> dict:
   if _MAYBE_SURROGATE.search(body):
     _reject_lone_surrogates(doc)
   return doc
+
+
+# Python's json messages → RapidJSON's GetParseError_En texts, which TF Serving returns.
+_RAPIDJSON_MESSAGES = {
+  'Expecting value': 'Invalid value.',
+  'Expecting property name enclosed in double quotes': 'Missing a name for object member.',
+  "Expecting ':' delimiter": 'Missing a colon after a name of object member.',
+  'Extra data': 'The document root must not be followed by other values.',
+  'Unterminated string starting at': 'Missing a closing quotation mark in string.',
+  'Invalid \\escape': 'Invalid escape character in string.',
+  'Invalid \\uXXXX escape': 'Incorrect hex digit after \\u escape in string.',
+  'Invalid control character at': 'Invalid encoding in string.',
+}
+
+
+def _rapidjson_message(exc: json.JSONDecodeError) -> str:
+  if exc.msg == "Expecting ',' delimiter":
+    return (
+      "Missing a comma or ']' after an array element."
+      if _innermost_bracket(exc.doc, exc.pos) == '['
+      else "Missing a comma or '}' after an object member."
+    )
+  return _RAPIDJSON_MESSAGES.get(exc.msg, exc.msg)
+
+
+def _innermost_bracket(text: str, end: int) -> str:
+  """The innermost '[' or '{' still open at text[end], outside strings."""
+  stack, in_string, escaped = [], False, False
+  for char in text[:end]:
+    if in_string:
+      if escaped:
+        escaped = False
+      elif char == '\\':
+        escaped = True
+      elif char == '"':
+        in_string = False
+    elif char == '"':
+      in_string = True
+    elif char in '[{':
+      stack.append(char)
+    elif char in ']}' and stack:
+      stack.pop()
+  return stack[-1] if stack else ''
 
 
 def _reject_lone_surrogates(doc) -> None:
@@ -207,25 +245,27 @@ def _tf_dtype_string(dtype: int) -> str:
   }.get(dtype, dtype_name(dtype)[3:].lower())
 
 
-def is_lossless_decimal(value, dtype: int) -> bool:
-  """TF Serving's IsLosslessDecimal: integers must be exact in the float type, decimals within its range."""
-  max_int, max_value = _FLOAT_LIMITS[dtype]
-  if isinstance(value, int):
-    return abs(value) <= max_int
-  return not math.isfinite(value) or -max_value <= value <= max_value
+def to_float(value, dtype: int = DT_FLOAT) -> float:
+  """TF Serving's rule for a float, double or half tensor (RapidJSON GetFloat / GetDouble): any JSON number,
+  rounded to the type; beyond its range it becomes +-Infinity, below its precision 0."""
+  try:
+    number = float(value)
+  except OverflowError:  # An integer literal beyond the double range, which RapidJSON refuses to parse.
+    raise invalid_argument(
+      'JSON Parse error: Number too big to be stored in double.'
+    ) from None
+  if dtype == DT_DOUBLE:
+    return number
+  with np.errstate(over='ignore'):
+    return float(NUMPY_DTYPES[dtype](number))
 
 
 def convert_scalar(value, dtype: int):
   """One JSON leaf value → the Python value stored in a `dtype` tensor, or an INVALID_ARGUMENT error."""
-  if dtype in _FLOAT_LIMITS:
+  if dtype in FLOAT_DTYPES:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
       raise _type_error(value, dtype)
-    if not is_lossless_decimal(value, dtype):
-      raise invalid_argument(
-        f'Cannot convert JSON value: {json_text(value)} to {_TARGET_NAMES[dtype]} '
-        f'without loss of precision.'
-      )
-    return value
+    return to_float(value, dtype)
   if dtype == DT_STRING:
     if isinstance(value, str):
       return value.encode('utf-8')
@@ -327,14 +367,13 @@ def _decode_plain_rows(
   arrays = {}
   for name, dtype in input_dtypes.items():
     column = columns[name]
-    if dtype in _FLOAT_LIMITS:
-      limit = _FLOAT_LIMITS[dtype][1]
-      for value in column:
-        if type(value) is not float or not (
-          -limit <= value <= limit or not math.isfinite(value)
-        ):
-          return None
-      arrays[name] = np.array(column, dtype=NUMPY_DTYPES[dtype])
+    if dtype in FLOAT_DTYPES:
+      if any(type(value) is not float for value in column):
+        return None
+      with np.errstate(
+        over='ignore'
+      ):  # Beyond the type's range: +-Infinity, as in TF Serving.
+        arrays[name] = np.array(column, dtype=NUMPY_DTYPES[dtype])
     elif dtype == DT_STRING:
       if any(type(value) is not str for value in column):
         return None

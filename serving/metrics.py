@@ -10,8 +10,6 @@ import bisect
 import math
 import threading
 
-CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
-
 
 def exponential_buckets(
   start: float, factor: float, count: int
@@ -63,9 +61,6 @@ class Counter(_Metric):
   def inc(self, *labels, amount: float = 1.0) -> None:
     with self._lock:
       self._values[labels] = self._values.get(labels, 0.0) + amount
-
-  def value(self, *labels) -> float:
-    return self._values.get(labels, 0.0)
 
   def render(self) -> list[str]:
     with self._lock:
@@ -120,10 +115,6 @@ class Histogram(_Metric):
           state[0][index] += 1
         state[1] += value
       state[2] += 1
-
-  def count(self, *labels) -> int:
-    state = self._values.get(labels)
-    return state[2] if state else 0
 
   def render(self) -> list[str]:
     with self._lock:
@@ -300,8 +291,7 @@ class ServingMetrics:
     self.request_log_records = r.add(
       Counter(
         'serving_request_log_records_total',
-        'Records (one per instance) written to the request log.',
-        ('model_name',),
+        'Records (one per instance) written to the request log (all models).',
       )
     )
     self.rejected_connections = r.add(

@@ -176,7 +176,7 @@ class RestExchange:
     self.route = route
     self.model_label = (
       route.model_name
-      if route.model_name == ctx.config.model_name
+      if ctx.manager.has_model(route.model_name)
       else UNKNOWN_MODEL_LABEL
     )
     client_id = self.headers.get('x-request-id', '')
@@ -192,14 +192,16 @@ class RestExchange:
         self.model_label, route.kind, value=len(body)
       )
       doc = json_codec.parse_body(body)
+      check_method = ctx.config.enable_signature_method_name_check
       if route.kind == 'predict':
-        prepared = inference.prepare_predict(self.servable, doc)
+        prepared = inference.prepare_predict(self.servable, doc, check_method)
       else:
         known = self.servable.signatures.get('serving_default')
         prepared = inference.prepare_classify_regress(
           self.servable,
           doc,
           route.kind,
+          check_method,
           known_features=list(known.inputs) if known else (),
         )
       self.prepared = prepared

@@ -1,4 +1,10 @@
-"""One loaded model version: its SignatureDefs (from saved_model.pb) and one concrete function per signature."""
+"""One loaded model version, run the way TF Serving runs it: its MetaGraphDef loaded into a TF session, each
+signature a callable that feeds the SignatureDef's input tensors and fetches its output tensors.
+
+This is TF Serving's session-based SavedModel loader, so TF1 SavedModels that TensorFlow's Python
+tf.saved_model.load refuses are served too, and inputs are fed as the client sent them: as in TF Serving, a shape
+that differs from the SignatureDef's is not refused up front; the model's own error, if any, is returned.
+"""
 
 import dataclasses
 import inspect
@@ -11,10 +17,10 @@ import numpy as np
 import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow.python.eager.polymorphic_function import function_type_utils
 
+from serving import tf_internal
 from serving.errors import ServingError, from_tf_exception, invalid_argument
-from serving.json_codec import DT_STRING, NUMPY_DTYPES, dtype_name
+from serving.json_codec import DT_STRING, NUMPY_DTYPES
 
 LOG = logging.getLogger(__name__)
 PREDICT_METHOD = 'tensorflow/serving/predict'
@@ -36,10 +42,8 @@ class Signature:
   method_name: str
   inputs: dict[str, TensorSpec]
   outputs: dict[str, TensorSpec]
-  function: object  # A ConcreteFunction taking the inputs as keyword tensors.
-  call: Callable[[dict], dict] | None = (
-    None  # The same function, fed directly (see direct_call); None: public.
-  )
+  # Runs the signature: arrays in the order of `inputs`, arrays out in the order of `outputs`.
+  call: Callable[..., list]
 
   @property
   def input_dtypes(self) -> dict[str, int]:
@@ -75,29 +79,30 @@ def read_meta_graph(path: str):
 
 
 class Servable:
-  """A SavedModel version ready to run. Thread-safe: concrete functions may be called concurrently."""
+  """A SavedModel version ready to run. Thread-safe: a TF session runs concurrent calls."""
 
   def __init__(self, name: str, version: int, path: str):
     self.name = name
     self.version = version
     self.path = path
     meta_graph = read_meta_graph(path)
-    self._loaded = tf.saved_model.load(path)
+    self._session = tf_internal.load_session(
+      path, meta_graph.meta_info_def.tags
+    )
     self.signature_defs = meta_graph.signature_def
     self.signatures: dict[str, Signature] = {}
     for sig_name, sig_def in meta_graph.signature_def.items():
       if sig_name == INIT_OP_SIGNATURE:
         continue
-      function = self._loaded.signatures[sig_name]
-      inputs = {k: _tensor_spec(v) for k, v in sig_def.inputs.items()}
       self.signatures[sig_name] = Signature(
         name=sig_name,
         method_name=sig_def.method_name,
-        inputs=inputs,
+        inputs={k: _tensor_spec(v) for k, v in sig_def.inputs.items()},
         outputs={k: _tensor_spec(v) for k, v in sig_def.outputs.items()},
-        function=function,
-        call=direct_call(
-          function, inputs, f'{name} version {version} signature {sig_name}'
+        call=tf_internal.session_callable(
+          self._session,
+          [info.name for info in sig_def.inputs.values()],
+          [info.name for info in sig_def.outputs.values()],
         ),
       )
     self.model_metadata = _read_model_metadata(path)
@@ -117,25 +122,17 @@ class Servable:
   def run(
     self, signature: Signature, inputs: dict[str, np.ndarray]
   ) -> dict[str, np.ndarray]:
-    """Calls the signature's concrete function; TF errors become ServingErrors with TF's canonical code."""
-    tensors = {
-      name: tf.constant(
-        array,
-        dtype=tf.string if signature.inputs[name].dtype == DT_STRING else None,
-      )
-      for name, array in inputs.items()
-    }
+    """Runs the signature; TF errors become ServingErrors with TF's canonical code."""
+    missing = [name for name in signature.inputs if name not in inputs]
+    if missing:
+      raise invalid_argument(f'Missing input: {missing[0]}')
     try:
-      outputs = (
-        signature.call(tensors)
-        if signature.call
-        else signature.function(**tensors)
-      )
-    except (tf.errors.OpError, ValueError, TypeError) as exc:
-      if isinstance(exc, tf.errors.OpError):
-        raise from_tf_exception(exc) from None
+      outputs = signature.call(*(inputs[name] for name in signature.inputs))
+    except tf.errors.OpError as exc:
+      raise from_tf_exception(exc) from None
+    except (ValueError, TypeError) as exc:
       raise invalid_argument(str(exc).split('\n')[0]) from None
-    return {name: tensor.numpy() for name, tensor in outputs.items()}
+    return dict(zip(signature.outputs, outputs))
 
   def warm_up(self) -> None:
     """Runs serving_default once on a synthetic one-row batch so the first request does not pay for it."""
@@ -167,67 +164,6 @@ def synthetic_inputs(specs: dict[str, TensorSpec]) -> dict[str, np.ndarray]:
   return inputs
 
 
-def direct_call(
-  function, specs: dict[str, TensorSpec], description: str
-) -> Callable[[dict], dict] | None:
-  """A faster way to call a loaded signature function with keyword tensors, or None to keep the public call.
-
-  ConcreteFunction.__call__ re-binds the keyword arguments and checks the gradient tape and distribution context
-  over every captured input (48 for the taxi model) on each call: about 0.3 ms of Python, a third of a one-row
-  call. The server has checked names, dtypes and shapes already, so it feeds the graph function (TF's own
-  _inference_function) the flat inputs in the order TF flattens them, plus the captures, as __call__ does.
-  Not public TensorFlow API: the flat order is taken from TF itself, and the result is compared with the public
-  call on a synthetic row; any difference or error keeps the public call.
-  """
-  try:
-    if specs and any(spec.shape is None for spec in specs.values()):
-      return None
-    tensors = {
-      name: tf.constant(
-        array, dtype=tf.string if specs[name].dtype == DT_STRING else None
-      )
-      for name, array in synthetic_inputs(specs).items()
-    }
-    bound = function_type_utils.canonicalize_function_inputs(
-      (), tensors, function.function_type
-    )
-    flat = function.function_type.unpack_inputs(bound)
-    name_of = {id(tensor): name for name, tensor in tensors.items()}
-    order = [name_of[id(tensor)] for tensor in flat]
-    if sorted(order) != sorted(tensors):
-      raise ValueError(f'flat inputs {order} do not match {sorted(tensors)}')
-    graph_function = function._inference_function
-
-    def call(inputs: dict) -> dict:
-      return graph_function.call_preflattened(
-        [inputs[name] for name in order] + function.captured_inputs
-      )
-
-    try:
-      expected = function(**tensors)
-    except (tf.errors.OpError, ValueError, TypeError):
-      expected = None  # e.g. a tf.Example signature whose parser rejects an empty string; order is from TF.
-    if expected is not None:
-      actual = call(tensors)
-      if sorted(actual) != sorted(expected) or not all(
-        _same_values(actual[key].numpy(), expected[key].numpy())
-        for key in expected
-      ):
-        raise ValueError('outputs differ from the public call')
-    return call
-  except Exception as exc:  # noqa: BLE001 - any surprise from TF internals means: use the public call.
-    LOG.warning(
-      '%s: public call kept (%s: %s)', description, type(exc).__name__, exc
-    )
-    return None
-
-
-def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
-  if a.shape != b.shape or a.dtype != b.dtype:
-    return False
-  return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in 'fc'))
-
-
 def _message_to_dict(message) -> dict:
   """MessageToDict with proto field names and default values, across protobuf versions (the flag was renamed)."""
   parameters = inspect.signature(json_format.MessageToDict).parameters
@@ -251,20 +187,3 @@ def _read_model_metadata(path: str) -> dict:
   except (OSError, ValueError) as exc:
     LOG.warning('Ignoring unreadable %s: %s', metadata_path, exc)
     return {}
-
-
-def validate_input_shapes(
-  signature: Signature, inputs: dict[str, np.ndarray]
-) -> None:
-  """Checks arrays against the SignatureDef before TF does, for a clear message naming the input."""
-  for name, array in inputs.items():
-    spec = signature.inputs[name]
-    if spec.shape is None:
-      continue
-    if array.ndim != len(spec.shape) or any(
-      d not in (-1, a) for d, a in zip(spec.shape, array.shape)
-    ):
-      raise invalid_argument(
-        f"Input '{name}' has shape [{','.join(map(str, array.shape))}] but signature "
-        f"'{signature.name}' expects [{','.join(map(str, spec.shape))}] ({dtype_name(spec.dtype)})."
-      )

@@ -2,17 +2,16 @@
 
 import asyncio
 import logging
-import os
 import signal
 import socket
 import threading
 import time
 
 from serving.batching import InferenceQueue
-from serving.config import ServerConfig
+from serving.config import ServerConfig, read_model_config
 from serving.http_connection import HttpServer, Limits
 from serving.metrics import ServingMetrics
-from serving.model_manager import ModelManager
+from serving.model_manager import ModelRegistry
 from serving.request_log import RequestLogger
 from serving.rest_api import ServerContext
 
@@ -30,12 +29,14 @@ class ModelServer:
   def __init__(self, config: ServerConfig):
     self.config = config
     self.metrics = ServingMetrics()
-    self.manager = ModelManager(
-      config.model_name,
-      config.model_base_path,
+    self.manager = ModelRegistry(
+      config.models,
       config.poll_wait_seconds,
-      config.version_labels,
       on_version_event=self._on_version_event,
+      read_config=(lambda: read_model_config(config.model_config_file))
+      if config.model_config_file
+      else None,
+      config_poll_wait_seconds=config.model_config_poll_wait_seconds,
     )
     self.request_logger = None
     if config.request_log.enabled:
@@ -46,7 +47,7 @@ class ModelServer:
         log.max_file_bytes,
         log.rotate_seconds,
         on_records_written=lambda n: self.metrics.request_log_records.inc(
-          config.model_name, amount=n
+          amount=n
         ),
       )
     batching = config.batching
@@ -54,7 +55,6 @@ class ModelServer:
       self.inference_queue = InferenceQueue(
         num_threads=batching.num_batch_threads,
         metrics=self.metrics,
-        model_name=config.model_name,
         max_batch_size=batching.max_batch_size,
         batch_timeout_micros=batching.batch_timeout_micros,
         max_enqueued_batches=batching.max_enqueued_batches,
@@ -63,7 +63,6 @@ class ModelServer:
       self.inference_queue = InferenceQueue(
         num_threads=config.inference_threads,
         metrics=self.metrics,
-        model_name=config.model_name,
       )
     self.metrics.add_gauge_function(
       'serving_inference_queue_rows',
@@ -83,30 +82,38 @@ class ModelServer:
       request_logger=self.request_logger,
     )
     self.port: int | None = None
+    self.grpc_port: int | None = None
+    self._grpc_server = None
     self._loop: asyncio.AbstractEventLoop | None = None
     self._http_server: HttpServer | None = None
     self._thread: threading.Thread | None = None
     self._stopped = threading.Event()
 
-  def _on_version_event(self, event: str, version: int) -> None:
-    path = os.path.join(self.config.model_base_path, str(version))
+  def _on_version_event(
+    self, model_name: str, event: str, version: int, path: str
+  ) -> None:
+    if event == 'load_failed':
+      self.metrics.load_attempt_count.inc(path, 'fail')
+      return
     if event == 'loaded':
       self.metrics.load_attempt_count.inc(path, 'success')
-      self.metrics.model_version.set(self.config.model_name, value=version)
-    elif event == 'load_failed':
-      self.metrics.load_attempt_count.inc(path, 'fail')
-    elif event == 'unloaded' and self.manager.serving is None:
-      self.metrics.model_version.set(self.config.model_name, value=0)
+    self.metrics.model_version.set(
+      model_name, value=self.manager.latest_version(model_name)
+    )
 
   def start(self) -> int:
     """Loads the model, starts polling and serving; returns the bound REST port."""
-    if self.config.grpc_port:
-      LOG.warning(
-        '--port=%d ignored: this server has no gRPC API (REST only). Use --use_real_binary with '
-        'tensorflow_model_server for gRPC.',
-        self.config.grpc_port,
-      )
     self.manager.start()
+    if self.config.grpc_port:
+      from serving.grpc_api import start_grpc_server
+
+      self._grpc_server, self.grpc_port = start_grpc_server(
+        self.context,
+        self.config.host,
+        max(self.config.grpc_port, 0),  # -1: any free port.
+        self.config.inference_threads * 4,
+      )
+      LOG.info('gRPC API listening on %s:%d', self.config.host, self.grpc_port)
     listener = _bind(self.config.host, self.config.rest_api_port)
     self.port = listener.getsockname()[1]
     ready = threading.Event()
@@ -135,11 +142,10 @@ class ModelServer:
     self._thread.start()
     ready.wait()
     LOG.info(
-      'REST API for model %s listening on http://%s:%d/v1/models/%s',
-      self.config.model_name,
+      'REST API listening on http://%s:%d/v1/models/ for %s',
       self.config.host,
       self.port,
-      self.config.model_name,
+      ', '.join(spec.name for spec in self.config.models),
     )
     return self.port
 
@@ -148,6 +154,8 @@ class ModelServer:
     if self._stopped.is_set():
       return
     self._stopped.set()
+    if self._grpc_server is not None:
+      self._grpc_server.stop(grace=DRAIN_SECONDS).wait()
     if self._loop is not None:
       asyncio.run_coroutine_threadsafe(self._stop_http(), self._loop).result(
         timeout=DRAIN_SECONDS + 5

@@ -10,12 +10,10 @@ from tensorflow.core.example import example_pb2
 
 from serving.errors import invalid_argument
 from serving.json_codec import (
-  DT_FLOAT,
   decode_base64_object,
   is_base64_object,
-  is_lossless_decimal,
-  json_text,
   json_type_name,
+  to_float,
 )
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -38,15 +36,11 @@ def _kind_and_value(value, feature_name: str):
       )
     return 'bytes_list', decode_base64_object(value)
   if isinstance(value, float):
-    if not is_lossless_decimal(value, DT_FLOAT):
-      raise invalid_argument(
-        f'Cannot convert JSON value: {json_text(value)} to float without loss of precision.'
-      )
-    return 'float_list', value
+    return 'float_list', to_float(value)
   if isinstance(value, int):
     if value > _INT64_MAX:
       raise invalid_argument(
-        f'Feature: {feature_name} has uint64 element. Only int64 is supported.'
+        f'Feature: {feature_name} has uint64_t element. Only int64_t is supported.'
       )
     if value < _INT64_MIN:
       raise invalid_argument(

@@ -87,7 +87,7 @@ def wait_until(predicate, timeout: float, interval: float = 0.05):
 
 @pytest.fixture(scope='session')
 def toy_model_module():
-  from serving import toy_model
+  from tests.serving import toy_model
 
   return toy_model
 

@@ -86,3 +86,20 @@ def test_missing_real_binary_is_a_clear_error(tmp_path):
   )
   assert result.returncode == 2
   assert 'tensorflow_model_server is not on PATH' in result.stderr
+
+
+def test_a_typo_in_the_batching_file_stops_the_server_with_one_line(tmp_path):
+  batching = tmp_path / 'batching.config'
+  batching.write_text('max_batch_sise { value: 8 }\n')
+  result = run_cli(
+    f'--model_base_path={tmp_path}/m',
+    '--enable_batching',
+    f'--batching_parameters_file={batching}',
+  )
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1] == (
+    'error: Error parsing text-format '
+    'tensorflow.serving.BatchingParameters: 1:1 : Message type '
+    '"tensorflow.serving.BatchingParameters" has no field named '
+    f'"max_batch_sise". (Invalid protobuf file: \'{batching}\')'
+  )

@@ -82,14 +82,6 @@ def test_nan_and_infinity_literals_are_accepted_for_floats():
       'Type: True is not of expected type: float',
     ),
     (
-      {'instances': [{'fare': 1e39, 'company': 'a'}]},
-      'to float without loss of precision',
-    ),
-    (
-      {'instances': [{'fare': 16777217, 'company': 'a'}]},
-      'to float without loss of precision',
-    ),
-    (
       {'instances': [{'fare': None, 'company': 'a'}]},
       'Type: Null is not of expected type: float',
     ),
@@ -296,12 +288,27 @@ def test_plain_rows_fast_path_matches_the_general_path(rows, monkeypatch):
     ]
 
 
+def test_any_json_number_is_a_float_as_in_current_tf_serving():
+  """json_tensor_test.cc FloatTensorWithPrecisionLoss / ThatExceedsMaxReturnsInf / ThatExceedsMinReturnsZero,
+  on both decoding paths: plain rows of floats, and the general one (an integer sends a row there)."""
+  dtypes = {'a': json_codec.DT_FLOAT, 'b': json_codec.DT_STRING}
+  floats = [1.79769e308, -1.79769e308, 2.22507e-308]
+  fast = json_codec.decode_instances(
+    [{'a': v, 'b': 'x'} for v in floats], dtypes
+  )
+  general = json_codec.decode_instances(
+    [{'a': v, 'b': 'x'} for v in [*floats, 1435774380]], dtypes
+  )
+  assert fast['a'].tolist() == [float('inf'), float('-inf'), 0.0]
+  assert general['a'].tolist() == [
+    float('inf'),
+    float('-inf'),
+    0.0,
+    1435774336.0,  # 1435774380 rounded to float32, as float_val: 1435774380 is.
+  ]
+
+
 def test_plain_rows_fast_path_keeps_the_errors():
   dtypes = {'a': json_codec.DT_FLOAT, 'b': json_codec.DT_STRING}
-  with pytest.raises(
-    ServingError,
-    match='Cannot convert JSON value: 1e\\+300 to float without loss',
-  ):
-    json_codec.decode_instances([{'a': 1e300, 'b': 'x'}], dtypes)
   with pytest.raises(ServingError, match='is not of expected type: string'):
     json_codec.decode_instances([{'a': 1.0, 'b': None}], dtypes)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from serving import config, real_binary, routes, textproto
+from serving import config, real_binary, routes
 from serving.errors import ServingError
 from serving.routes import Route
 
@@ -77,24 +77,41 @@ def test_bad_routes_are_400(method, path, message):
   assert info.value.http_status == 400 and message in info.value.message
 
 
-def test_textproto_parses_messages_wrappers_comments_and_repeats():
-  parsed = textproto.parse(
-    '# batching\nmax_batch_size { value: 128 }\nbatch_timeout_micros: 0\n'
-    'allowed_batch_sizes: 8 allowed_batch_sizes: 16\nname: "a \\"b\\""\n'
-    "prometheus_config < enable: true; path: '/m' >"
-  )
-  assert (
-    parsed['max_batch_size'] == {'value': 128}
-    and textproto.unwrap(parsed['max_batch_size']) == 128
-  )
-  assert parsed['allowed_batch_sizes'] == [8, 16] and parsed['name'] == 'a "b"'
-  assert parsed['prometheus_config'] == {'enable': True, 'path': '/m'}
+@pytest.mark.parametrize(
+  'text, error',
+  [
+    (
+      'max_batch_sise { value: 8 }',
+      'Error parsing text-format tensorflow.serving.BatchingParameters: 1:1 : '
+      'Message type "tensorflow.serving.BatchingParameters" has no field named '
+      '"max_batch_sise".',
+    ),
+    (
+      'max_batch_size { value: 8 ',
+      'Error parsing text-format tensorflow.serving.BatchingParameters: 1:25 : '
+      'Expected "}".',
+    ),
+    # The fields are Int64Value wrappers in TF Serving's proto: a bare number is refused there too.
+    (
+      'max_batch_size: 8',
+      'Error parsing text-format tensorflow.serving.BatchingParameters: 1:17 : '
+      '\'max_batch_size: 8\': Expected "{".',
+    ),
+  ],
+)
+def test_batching_file_is_parsed_as_tf_servings_message(tmp_path, text, error):
+  path = tmp_path / 'batching.config'
+  path.write_text(text)
+  with pytest.raises(ValueError) as info:
+    config.read_batching_parameters(str(path))
+  assert str(info.value) == f"{error} (Invalid protobuf file: '{path}')"
 
 
-@pytest.mark.parametrize('text', ['a {', 'a: }', '{', 'a: @'])
-def test_textproto_rejects_malformed_text(text):
-  with pytest.raises(textproto.TextProtoError):
-    textproto.parse(text)
+def test_monitoring_file_refuses_unknown_fields(tmp_path):
+  path = tmp_path / 'monitoring.config'
+  path.write_text('prometheus_config { enable: true, paht: "/m" }')
+  with pytest.raises(ValueError, match='has no field named "paht"'):
+    config.read_monitoring_config(str(path))
 
 
 def test_config_files(tmp_path):
@@ -118,7 +135,7 @@ def test_config_files(tmp_path):
   assert config.read_monitoring_config('') == config.MonitoringConfig(
     False, config.DEFAULT_METRICS_PATH
   )
-  batching.write_text('max_batch_size: 0')
+  batching.write_text('max_batch_size { value: 0 }')
   with pytest.raises(ValueError):
     config.read_batching_parameters(str(batching))
 

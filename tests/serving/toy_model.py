@@ -1,6 +1,7 @@
 """A small real SavedModel with exactly the signatures of the pipeline's exported taxi model.
 
-Used by tests/serving and by benchmarks/serving_benchmark.py when no trained model is at hand: a logistic model
+Test data, kept out of the serving package (which must not import the pipeline's `models`). Used by tests/serving
+and by benchmarks/serving_benchmark.py when no trained model is at hand: a logistic model
 over fare and trip_miles plus a hashed payment_type contribution, NaN / "" meaning missing. Signatures:
   serving_default(fare, trip_miles, ..., payment_type, company) -> {"probability": float32 [None]}
   serving_tf_example(examples: string [None]) -> {"probability": float32 [None], "big_tipper": int64 [None]}
