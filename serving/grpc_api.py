@@ -27,10 +27,10 @@ from tensorflow_serving.apis import (
 from serving import inference
 from serving.errors import ServingError, invalid_argument
 from serving.request_log import LoggedRequest
+from serving.rest_api import UNKNOWN_MODEL_LABEL
 from serving.servable import CLASSIFY_METHOD, REGRESS_METHOD
 
 LOG = logging.getLogger(__name__)
-UNKNOWN_MODEL_LABEL = '<unknown>'
 
 
 def _model_spec(servable, signature_name: str, out) -> None:

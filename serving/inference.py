@@ -314,7 +314,7 @@ def prepare_classify_regress(
   if method == 'classify':
 
     def encode(outputs):
-      return json_codec.encodeclassification_results(
+      return json_codec.encode_classification_results(
         classification_results(outputs, count)
       )
   else:

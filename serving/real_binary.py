@@ -15,13 +15,15 @@ def real_binary_argv(args: argparse.Namespace, argv: list[str]) -> list[str]:
     token[2:].split('=', 1)[0] for token in argv if token.startswith('--')
   }
   command = [BINARY_NAME]
+  # Our REST API is on by default; the binary's is off unless --rest_api_port is set. A model config file
+  # replaces --model_name and --model_base_path.
+  always = (
+    ('rest_api_port',)
+    if args.model_config_file
+    else ('model_name', 'model_base_path', 'rest_api_port')
+  )
   for name in TF_SERVING_FLAGS:
-    # Our REST API is on by default; the binary's is off unless --rest_api_port is set.
-    if name in given or name in (
-      'model_name',
-      'model_base_path',
-      'rest_api_port',
-    ):
+    if name in given or name in always:
       value = getattr(args, name)
       if isinstance(value, bool):
         value = 'true' if value else 'false'

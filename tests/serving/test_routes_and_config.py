@@ -182,3 +182,17 @@ def test_real_binary_gets_the_tf_serving_flags_only():
     '--monitoring_config_file=/m.config',
     '--enable_batching=true',
   ]
+
+
+def test_real_binary_gets_the_model_config_file_instead_of_a_base_path():
+  argv = [
+    '--model_config_file=/m/models.config',
+    '--model_config_file_poll_wait_seconds=60',
+  ]
+  args = config.build_parser().parse_args(argv)
+  assert real_binary.real_binary_argv(args, argv) == [
+    'tensorflow_model_server',
+    '--rest_api_port=8501',
+    '--model_config_file=/m/models.config',
+    '--model_config_file_poll_wait_seconds=60.0',
+  ]
