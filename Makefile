@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 ARGS ?=
 
-.PHONY: setup pipeline monitor test test-fast lint format lock
+.PHONY: setup pipeline monitor test test-fast lint format protos lock
 
 setup:
 	@scripts/bootstrap.sh
@@ -33,6 +33,10 @@ lint: setup
 format: setup
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
+
+## Regenerate serving/protos' Python module from its .proto (TF Serving's messages).
+protos: setup
+	$(PYTHON) -m serving.protos.compile
 
 ## Re-resolve requirements.in into requirements.lock (needs the venv's uv).
 lock: setup
