@@ -32,6 +32,7 @@ setuptools.setup(
     'apache-beam[gcp]>=2.59.0,<2.60',
     'tf-keras>=2.16,<2.17',
     'httptools>=0.6',
+    'plotly>=5.24',
   ],
-  extras_require={'test': ['pytest>=8']},
+  extras_require={'test': ['pytest>=8', 'websocket-client>=1.6']},
 )
