@@ -8,9 +8,9 @@
 ML Metadata lives in SQLite at <work-dir>/metadata.sqlite (or in MySQL /
 MariaDB with --metadata-uri mysql://USER@HOST:PORT/DATABASE), pipeline outputs
 under <work-dir>/pipelines/<model name>/, the full log of each run in
-<work-dir>/logs/. Exit status: 0 when the run completed (blessed and pushed
-or not, the summary says which), 1 when it failed (data anomalies included),
-2 for bad usage.
+<work-dir>/logs/ and its HTML report in <work-dir>/reports/. Exit status: 0
+when the run completed (blessed and pushed or not, the summary says which),
+1 when it failed (data anomalies included), 2 for bad usage.
 """
 
 import argparse
@@ -34,6 +34,7 @@ from pipeline import config as config_lib
 from pipeline.pipeline import create_pipeline
 from pipeline.report import format_summary
 from pipeline.summary import summarize
+from reports.run_report import report_path, write_run_report
 
 PROJECT_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -147,6 +148,20 @@ def main(argv=None) -> int:
   )
   print(format_summary(summary))
   print(f'  wall time: {time.time() - started:.1f} s')
+  run_name = os.path.splitext(os.path.basename(log_path))[0]
+  report_started = time.time()
+  try:
+    path = write_run_report(
+      tfx_pipeline.metadata_connection_config,
+      config.pipeline_name,
+      [component.id for component in tfx_pipeline.components],
+      started,
+      report_path(work_dir, run_name),
+    )
+    print(f'  report: {path} ({time.time() - report_started:.1f} s)')
+  except Exception as e:  # pylint: disable=broad-except
+    # The run's outcome stands; a report it cannot write is one line.
+    print(f'  report not written: {e}', file=sys.stderr)
   if error is not None:
     print(f'\nFAILED: {error}\nFull log: {log_path}', file=sys.stderr)
     return 1

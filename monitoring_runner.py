@@ -12,8 +12,9 @@ measured against the one before). The baseline is the training run of the
 pushed model version (--model-version, default the latest push), found in
 <work-dir>/metadata.sqlite. See docs/monitoring.md.
 
-Exit status: 0 nothing found, 1 skew or drift found, 2 bad usage, unreadable
-input or a failed run.
+Each check also writes <work-dir>/reports/monitor-<time>.html. Exit status:
+0 nothing found, 1 skew or drift found, 2 bad usage, unreadable input or a
+failed run.
 """
 
 import argparse
@@ -36,6 +37,9 @@ from core.progress import console_progress
 from monitoring import spans
 from monitoring.config import MonitoringPipelineConfig
 from monitoring.pipeline import create_monitoring_pipeline
+from reports.monitoring_report import write_monitoring_report
+from reports.run_report import report_path
+from serving import request_log
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 PROJECT_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -208,6 +212,21 @@ def main(argv=None) -> int:
     f'  {report["serving_examples"]} serving examples; report '
     f'{config.report_path}; wall time {time.time() - started:.1f} s'
   )
+  name = os.path.splitext(os.path.basename(log_path))[0]
+  try:
+    print(
+      '  HTML report: '
+      + write_monitoring_report(
+        tfx_pipeline.metadata_connection_config,
+        config.pipeline_name,
+        config.report_path,
+        args.serving_data if request_log.log_files(args.serving_data) else None,
+        report_path(os.path.abspath(args.work_dir), name),
+      )
+    )
+  except Exception as e:  # pylint: disable=broad-except
+    # The check's outcome stands; a report it cannot write is one line.
+    print(f'  HTML report not written: {e}', file=sys.stderr)
   return EXIT_FOUND if findings else EXIT_CLEAN
 
 

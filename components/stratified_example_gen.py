@@ -5,8 +5,10 @@ Beam executor that replaces the hash partitioning; the output config's
 `hash_buckets` act as split weights.
 """
 
+import hashlib
+import json
 import os
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
@@ -17,6 +19,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.utils import import_utils, proto_utils
 
 from components import csv_check, custom_config, stratified_split
+from core import names
 
 # Keys of the component's custom config.
 ID_FEATURE = 'id_feature'
@@ -48,8 +51,48 @@ def _stratum_and_hash(
   return stratum_fn(values), stratified_split.row_hash(key)
 
 
+def content_fingerprints(paths: Sequence[str]) -> List[Dict[str, Any]]:
+  """Path, size and SHA-256 of each file: TFX's own input fingerprint sums
+  modification times, which says nothing about what the files held."""
+  fingerprints = []
+  for path in sorted(paths):
+    digest = hashlib.sha256()
+    with tf.io.gfile.GFile(path, 'rb') as f:
+      for block in iter(lambda: f.read(1 << 20), b''):
+        digest.update(block)
+    fingerprints.append(
+      {
+        'path': path,
+        'bytes': tf.io.gfile.stat(path).length,
+        'sha256': digest.hexdigest(),
+      }
+    )
+  return fingerprints
+
+
+def _input_files(exec_properties: Dict[str, Any]) -> List[str]:
+  input_config = tfx.proto.Input()
+  proto_utils.json_to_proto(exec_properties['input_config'], input_config)
+  return [
+    path
+    for split in input_config.splits
+    for path in tf.io.gfile.glob(
+      os.path.join(exec_properties['input_base'], split.pattern)
+    )
+  ]
+
+
 class Executor(csv_executor.Executor):
-  """Reads CSV like CsvExampleGen, then splits by label stratum."""
+  """Reads CSV like CsvExampleGen, then splits by label stratum; records
+  the content fingerprint of its input files on the Examples artifact."""
+
+  def Do(self, input_dict, output_dict, exec_properties) -> None:
+    super().Do(input_dict, output_dict, exec_properties)
+    fingerprints = content_fingerprints(_input_files(exec_properties))
+    for examples in output_dict[names.EXAMPLES]:
+      examples.set_string_custom_property(
+        names.INPUT_FILES, json.dumps(fingerprints)
+      )
 
   def GenerateExamplesByBeam(
     self, pipeline: beam.Pipeline, exec_properties: Dict[str, Any]

@@ -9,13 +9,16 @@ pusher (PushedModel, custom properties pushed_version/pushed_destination)
 """
 
 import dataclasses
+import datetime
+import json
 import os
 from typing import Dict, List, Optional, Tuple
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
-from core import names
+from core import artifacts, names
 
 # TFX records every node's executions under a context of this type, named
 # "<pipeline name>.<node id>" (the node ids are the .with_id() names).
@@ -49,6 +52,33 @@ def artifacts_by_key(
       artifacts[event.artifact_id]
     )
   return by_key
+
+
+def latest_outputs(
+  store: metadata_store.MetadataStore,
+  pipeline_name: str,
+  node_id: str,
+  since_ms: int,
+) -> Tuple[
+  Optional[metadata_store_pb2.Execution],
+  Dict[str, List[metadata_store_pb2.Artifact]],
+]:
+  """(execution, {output key: [artifacts]}) of the node's newest execution
+  created at or after `since_ms` (a run's start), or (None, {})."""
+  context = node_context(store, pipeline_name, node_id)
+  if context is None:
+    return None, {}
+  executions = [
+    e
+    for e in store.get_executions_by_context(context.id)
+    if e.create_time_since_epoch >= since_ms
+  ]
+  if not executions:
+    return None, {}
+  execution = max(executions, key=lambda e: e.id)
+  return execution, artifacts_by_key(
+    store, store.get_events_by_execution_ids([execution.id]), _OUTPUT
+  )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,3 +219,333 @@ def training_lineage(
     schema_uri=schema.uri,
     split=split,
   )
+
+
+# --- Queries for people (python -m lineage): plain dicts, JSON-ready. ---
+
+
+def _time(ms: int) -> Optional[str]:
+  if not ms:
+    return None
+  return datetime.datetime.fromtimestamp(
+    ms / 1000, datetime.timezone.utc
+  ).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def _value(value: metadata_store_pb2.Value):
+  kind = value.WhichOneof('value')
+  if kind == 'proto_value':  # Not needed for reading: leave it out.
+    return None
+  return getattr(value, kind) if kind else None
+
+
+def _parsed(text):
+  """TFX stores proto and dict exec properties as JSON strings."""
+  if isinstance(text, str) and text[:1] in '{[':
+    try:
+      return json.loads(text)
+    except ValueError:
+      return text
+  return text
+
+
+def _execution(store, execution_id: int) -> Dict:
+  [execution] = store.get_executions_by_id([execution_id])
+  [execution_type] = store.get_execution_types_by_id([execution.type_id])
+  return {
+    'id': execution.id,
+    'type': execution_type.name,
+    'state': metadata_store_pb2.Execution.State.Name(
+      execution.last_known_state
+    ),
+    'started': _time(execution.create_time_since_epoch),
+    'finished': _time(execution.last_update_time_since_epoch),
+    'properties': {
+      key: _parsed(_value(value))
+      for key, value in sorted(execution.custom_properties.items())
+      if not key.startswith('__') and _value(value) not in (None, '')
+    },
+  }
+
+
+def _outputs(store, execution_id: int):
+  return artifacts_by_key(
+    store, store.get_events_by_execution_ids([execution_id]), _OUTPUT
+  )
+
+
+def _consumer_output(store, artifact, key: str):
+  """The `key` output of the newest execution that consumed `artifact`."""
+  consumers = sorted(
+    (
+      e.execution_id
+      for e in store.get_events_by_artifact_ids([artifact.id])
+      if e.type == _INPUT
+    ),
+    reverse=True,
+  )
+  for execution_id in consumers:
+    found = _outputs(store, execution_id).get(key)
+    if found:
+      return found[-1], execution_id
+  return None, None
+
+
+def _split_names(artifact) -> List[str]:
+  value = artifact.properties.get('split_names')
+  return json.loads(value.string_value) if value else []
+
+
+def _rows_per_split(statistics) -> Dict[str, int]:
+  rows = {}
+  for split in _split_names(statistics):
+    with open(artifacts.statistics_path(statistics.uri, split), 'rb') as f:
+      stats = statistics_pb2.DatasetFeatureStatisticsList.FromString(f.read())
+    rows[split] = int(stats.datasets[0].num_examples)
+  return rows
+
+
+def anomalies_by_split(anomalies) -> Dict[str, List[Dict[str, str]]]:
+  """feature, kind and description of each anomaly, per split."""
+  by_split = {}
+  for split in _split_names(anomalies):
+    found = artifacts.read_anomalies_file(anomalies.uri, split)
+    by_split[split] = [
+      {
+        'feature': feature,
+        'kind': anomalies_pb2.AnomalyInfo.Type.Name(reason.type),
+        'description': reason.description,
+      }
+      for feature, info in sorted(found.anomaly_info.items())
+      for reason in info.reason
+    ]
+  return by_split
+
+
+def _schema_source(store, schema) -> Dict:
+  execution = _execution(store, _producer(store, schema))
+  curated = 'schema_file' in execution['properties']
+  return {
+    'uri': schema.uri,
+    'kind': 'curated' if curated else 'inferred',
+    'file': execution['properties'].get('schema_file'),
+    'execution': execution['id'],
+  }
+
+
+def _input_files(examples) -> List[Dict]:
+  recorded = examples.custom_properties.get(names.INPUT_FILES)
+  return json.loads(recorded.string_value) if recorded else []
+
+
+def model_lineage(
+  store: metadata_store.MetadataStore,
+  pipeline_name: str,
+  model_version: Optional[str] = None,
+) -> Dict:
+  """Everything a pushed version (default: the latest) came from, back to
+  its input files; raises LineageNotFound."""
+  pushed = pushed_models(store, pipeline_name)
+  if not pushed:
+    raise LineageNotFound(
+      f'Pipeline {pipeline_name!r} has pushed no model in this ML Metadata '
+      'store'
+    )
+  if model_version is not None:
+    pushed = [p for p in pushed if p[0] == str(model_version)]
+    if not pushed:
+      versions = ', '.join(v for v, _, _ in pushed_models(store, pipeline_name))
+      raise LineageNotFound(
+        f'Model version {model_version} was not pushed by pipeline '
+        f'{pipeline_name!r} (pushed versions: {versions})'
+      )
+  version, pushed_model, pusher_id = pushed[-1]
+  pusher_inputs = _inputs(store, pusher_id)
+  model = _single(pusher_inputs, names.MODEL, 'pusher')
+  blessing = _single(pusher_inputs, names.MODEL_BLESSING, 'pusher')
+  trainer_id = _producer(store, model)
+  trainer_inputs = _inputs(store, trainer_id)
+  transformed = _single(trainer_inputs, names.EXAMPLES, 'trainer')
+  transform_graph = _single(trainer_inputs, names.TRANSFORM_GRAPH, 'trainer')
+  transform_id = _producer(store, transformed)
+  transform_inputs = _inputs(store, transform_id)
+  examples = _single(transform_inputs, names.EXAMPLES, 'transform')
+  schema = _single(transform_inputs, names.SCHEMA, 'transform')
+  statistics, statistics_id = _consumer_output(
+    store, examples, names.STATISTICS
+  )
+  if statistics is None:
+    raise LineageNotFound(
+      f'No statistics of the training examples {examples.uri}'
+    )
+  anomalies, validator_id = _consumer_output(store, statistics, names.ANOMALIES)
+  inferred, _ = _consumer_output(store, statistics, names.SCHEMA)
+  evaluator_id = _producer(store, blessing)
+  evaluator_inputs = _inputs(store, evaluator_id)
+  evaluation = _outputs(store, evaluator_id).get(names.EVALUATION, [None])[-1]
+  baseline = evaluator_inputs.get('baseline_model', [None])[-1]
+  example_gen = _execution(store, _producer(store, examples))
+  props = pushed_model.custom_properties
+  return {
+    'pipeline': pipeline_name,
+    'model_version': version,
+    'push': {
+      'time': _time(
+        store.get_executions_by_id([pusher_id])[0].last_update_time_since_epoch
+      ),
+      'destination': props[names.PUSHED_DESTINATION].string_value
+      if names.PUSHED_DESTINATION in props
+      else None,
+      'artifact': pushed_model.uri,
+      'execution': pusher_id,
+    },
+    'evaluation': {
+      'uri': evaluation.uri if evaluation else None,
+      'blessed': bool(blessing.custom_properties[names.BLESSED].int_value)
+      if names.BLESSED in blessing.custom_properties
+      else None,
+      'baseline_model': baseline.uri if baseline else None,
+      'metrics': (
+        artifacts.read_overall_metrics(evaluation.uri) if evaluation else {}
+      ),
+      'execution': _execution(store, evaluator_id),
+    },
+    'trainer': {
+      'model': model.uri,
+      'decision_threshold': artifacts.read_model_metadata(model.uri).get(
+        'decision_threshold'
+      ),
+      'execution': _execution(store, trainer_id),
+    },
+    'transform': {
+      'graph': transform_graph.uri,
+      'execution': _execution(store, transform_id),
+    },
+    'schema': _schema_source(store, schema),
+    'inferred_schema': inferred.uri if inferred else None,
+    'anomalies': {
+      'uri': anomalies.uri if anomalies else None,
+      'execution': validator_id,
+      'by_split': anomalies_by_split(anomalies) if anomalies else {},
+    },
+    'statistics': {'uri': statistics.uri, 'execution': statistics_id},
+    'splits': _rows_per_split(statistics),
+    'examples': {
+      'uri': examples.uri,
+      'input_base': example_gen['properties'].get('input_base'),
+      # TFX's fingerprint: file count, bytes and modification times.
+      'input_fingerprint': example_gen['properties'].get('input_fingerprint'),
+      'files': _input_files(examples),
+      'execution': example_gen['id'],
+    },
+  }
+
+
+def _under(path: str, directory: str) -> bool:
+  directory = os.path.abspath(directory)
+  return os.path.abspath(path) == directory or os.path.abspath(path).startswith(
+    directory.rstrip('/') + '/'
+  )
+
+
+def models_trained_on(
+  store: metadata_store.MetadataStore, pipeline_name: str, path: str
+) -> List[Dict]:
+  """The pushed versions whose training input (a file, or the input base
+  directory) is `path` or lies under it, oldest first."""
+  found = []
+  for version, _, _ in pushed_models(store, pipeline_name):
+    chain = model_lineage(store, pipeline_name, version)
+    data = chain['examples']
+    files = [f['path'] for f in data['files'] if _under(f['path'], path)]
+    if files or (data['input_base'] and _under(data['input_base'], path)):
+      found.append(
+        {
+          'model_version': version,
+          'pushed_to': chain['push']['destination'],
+          'pushed_at': chain['push']['time'],
+          'input_base': data['input_base'],
+          'files': files or [f['path'] for f in data['files']],
+        }
+      )
+  return found
+
+
+def monitoring_runs(
+  store: metadata_store.MetadataStore,
+  monitoring_pipeline: str,
+  pushed_model_id: int,
+) -> List[Dict]:
+  """The monitoring runs whose report checked serving data against this
+  pushed model (their skew_report took it as an input), oldest first."""
+  context = node_context(store, monitoring_pipeline, names.SKEW_REPORT)
+  if context is None:
+    return []
+  runs = []
+  for execution in sorted(
+    store.get_executions_by_context(context.id), key=lambda e: e.id
+  ):
+    inputs = _inputs(store, execution.id)
+    if not any(
+      a.id == pushed_model_id for a in inputs.get(names.PUSHED_MODEL, [])
+    ):
+      continue
+    reports = _outputs(store, execution.id).get(names.REPORT, [])
+    report = reports[-1] if reports else None
+    runs.append(
+      {
+        'execution': execution.id,
+        'state': metadata_store_pb2.Execution.State.Name(
+          execution.last_known_state
+        ),
+        'time': _time(execution.create_time_since_epoch),
+        'report': os.path.join(report.uri, names.REPORT_FILE)
+        if report
+        else None,
+        'findings': {
+          key: value.int_value
+          for key, value in sorted(report.custom_properties.items())
+          if value.WhichOneof('value') == 'int_value'
+        }
+        if report
+        else {},
+      }
+    )
+  return runs
+
+
+def request_lineage(
+  store: metadata_store.MetadataStore,
+  pipeline_name: str,
+  monitoring_pipeline: str,
+  records: List[Dict],
+) -> Dict:
+  """The version that served a logged request (its request-log records)
+  and the monitoring runs that checked data served by that version."""
+  first = records[0]
+  version = str(first['model_version'])
+  pushed = [p for p in pushed_models(store, pipeline_name) if p[0] == version]
+  if not pushed:
+    raise LineageNotFound(
+      f'Request {first["request_id"]} was served by model version {version}, '
+      f'which pipeline {pipeline_name!r} did not push in this ML Metadata '
+      'store'
+    )
+  _, pushed_model, _ = pushed[-1]
+  return {
+    'request_id': first['request_id'],
+    'timestamp': first['timestamp'],
+    'model_name': first['model_name'],
+    'model_version': version,
+    'signature_name': first['signature_name'],
+    'method': first['method'],
+    'instances': len(records),
+    'latency_us': first['latency_us'],
+    'outputs': [r['outputs'] for r in records],
+    'pushed_to': pushed_model.custom_properties[
+      names.PUSHED_DESTINATION
+    ].string_value,
+    'monitoring_runs': monitoring_runs(
+      store, monitoring_pipeline, pushed_model.id
+    ),
+  }

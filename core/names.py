@@ -51,6 +51,9 @@ PUSHED = 'pushed'
 PUSHED_VERSION = 'pushed_version'
 PUSHED_DESTINATION = 'pushed_destination'
 BLESSED = 'blessed'
+# Ours on ExampleGen's Examples: JSON list of {path, bytes, sha256} of the
+# input files.
+INPUT_FILES = 'input_files'
 
 # File names inside artifacts.
 SCHEMA_FILE = 'schema.pbtxt'
@@ -59,6 +62,10 @@ ANOMALIES_FILE = 'SchemaDiff.pb'
 SKEW_RESULTS_FILE = 'feature_skew_results.tfrecord'
 SKEW_PAIRS_FILE = 'feature_skew_pairs.tfrecord'
 REPORT_FILE = 'report.json'
+# The SavedModel inside a Model artifact (TFX's path_utils) and the
+# metadata the trainer exports beside it (models/trainer.py).
+SERVING_MODEL_DIR = 'Format-Serving'
+MODEL_METADATA_FILE = 'assets.extra/model_metadata.json'
 
 # Splits.
 TRAIN_SPLIT = 'train'

@@ -32,23 +32,10 @@ def _latest_outputs(
   node_id: str,
   since_ms: int,
 ):
-  """(execution, {output key: [artifacts]}) of the node's newest execution
-  created after `since_ms`, or (None, {})."""
-  context = lineage.node_context(store, pipeline_name, node_id)
-  if context is None:
-    return None, {}
-  executions = [
-    e
-    for e in store.get_executions_by_context(context.id)
-    if e.create_time_since_epoch >= since_ms
-  ]
-  if not executions:
-    return None, {}
-  execution = max(executions, key=lambda e: e.id)
-  by_key = lineage.artifacts_by_key(
-    store,
-    store.get_events_by_execution_ids([execution.id]),
-    metadata_store_pb2.Event.OUTPUT,
+  """(execution, {output key: [TFX artifacts]}) of the node's newest
+  execution created after `since_ms`, or (None, {})."""
+  execution, by_key = lineage.latest_outputs(
+    store, pipeline_name, node_id, since_ms
   )
   artifact_types = {t.id: t for t in store.get_artifact_types()}
   outputs = {

@@ -12,10 +12,13 @@ import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
+import numpy as np  # pylint: disable=wrong-import-position
 import pytest  # pylint: disable=wrong-import-position
 from ml_metadata import metadata_store
 
 from core import lineage, metadata_uri
+from models import features
+from serving import request_log
 
 PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
 TAXI_CSV = PROJECT_DIR / 'data' / 'taxi' / 'data.csv'
@@ -98,7 +101,7 @@ def run_local_runner(
 
 
 # Fixtures that run the pipeline (the KFP one runs the compiled package).
-PIPELINE_FIXTURES = {'trained_pipeline', 'launched_run'}
+PIPELINE_FIXTURES = {'trained_pipeline', 'launched_run', 'monitoring_run'}
 
 
 def pytest_collection_modifyitems(items):
@@ -144,3 +147,84 @@ def trained_pipeline(tmp_path_factory) -> PipelineRun:
   )
   assert run.returncode == 0, run.output[-5000:]
   return run
+
+
+@dataclasses.dataclass(frozen=True)
+class MonitoringRun:
+  """A monitoring_runner.py check of a request log, recorded in a copy of
+  the session run's store (the session run's own store stays as it was)."""
+
+  work_dir: pathlib.Path
+  request_log: pathlib.Path
+  request_ids: tuple
+  model_version: str
+  output: str
+  returncode: int
+
+
+def write_request_log(log_dir: pathlib.Path, rows, model_version: int):
+  """Logs each row as one predict request with the server's own writer."""
+  logger = request_log.RequestLogger(str(log_dir), flush_seconds=0.05)
+  request_ids = []
+  for index, row in enumerate(rows):
+    instance = {
+      name: row[name]
+      if name in features.STRING_FEATURES
+      else (float(row[name]) if row[name] else None)
+      for name in features.SERVING_FEATURES
+    }
+    request_ids.append(f'request-{index:05d}')
+    logger.log(
+      request_log.LoggedRequest(
+        timestamp=1_777_000_000 + index * 0.01,
+        model_name='taxi',
+        model_version=model_version,
+        signature_name='serving_default',
+        method='predict',
+        request_id=request_ids[-1],
+        instances=[instance],
+        example_inputs=None,
+        outputs={'probability': np.array([[0.1 + 0.8 * (index % 10) / 10]])},
+        latency_us=700 + index % 300,
+      )
+    )
+  logger.close()
+  return tuple(request_ids)
+
+
+@pytest.fixture(scope='session')
+def monitoring_run(trained_pipeline, baseline, tmp_path_factory):
+  """One check of 1,200 held-out trips, logged as the server logs them."""
+  root = tmp_path_factory.mktemp('monitoring')
+  work_dir = root / 'work'
+  work_dir.mkdir()
+  shutil.copy(trained_pipeline.metadata_path, work_dir / 'metadata.sqlite')
+  seen = {row['trip_id'] for row in sample_rows(E2E_ROWS)}
+  held_out = [row for row in read_rows() if row['trip_id'] not in seen]
+  log_dir = root / 'request_logs'
+  request_ids = write_request_log(
+    log_dir, held_out[:1200], int(baseline.model_version)
+  )
+  result = subprocess.run(
+    [
+      sys.executable,
+      str(PROJECT_DIR / 'monitoring_runner.py'),
+      '--work-dir',
+      str(work_dir),
+      '--serving-data',
+      str(log_dir),
+    ],
+    capture_output=True,
+    text=True,
+    timeout=900,
+    cwd=PROJECT_DIR,
+    check=False,
+  )
+  return MonitoringRun(
+    work_dir,
+    log_dir,
+    request_ids,
+    baseline.model_version,
+    result.stdout + result.stderr,
+    result.returncode,
+  )
