@@ -110,3 +110,26 @@ def test_portable_without_a_pool_is_loopback():
     '--job_endpoint=embed',
     '--environment_type=LOOPBACK',
   )
+
+
+def _closed_port():
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def test_runners_refuse_an_unreachable_flink_before_running(tmp_path, capsys):
+  import local_runner  # pylint: disable=import-outside-toplevel
+  import monitoring_runner  # pylint: disable=import-outside-toplevel
+
+  flink = [
+    '--beam-runner',
+    'flink',
+    '--flink-master',
+    f'localhost:{_closed_port()}',
+  ]
+  assert local_runner.main(['--work-dir', str(tmp_path), *flink]) == 1
+  assert 'REFUSED: no Flink REST API' in capsys.readouterr().err
+  assert monitoring_runner.main(['--work-dir', str(tmp_path), *flink]) == 2
+  assert 'flink_cluster.sh start' in capsys.readouterr().err
+  assert not (tmp_path / 'logs').exists()
