@@ -96,10 +96,10 @@ install_job_server() {
   [ -f "$JOB_SERVER_JAR" ] && return
   command -v mvn >/dev/null 2>&1 || { log 'mvn not found: it fetches the job server'; return 1; }
   log "fetching $JOB_SERVER_ARTIFACT with mvn dependency:copy"
-  if ! mvn -q -B dependency:copy -Dartifact="$JOB_SERVER_ARTIFACT" \
+  if ! mvn -q -B -U dependency:copy -Dartifact="$JOB_SERVER_ARTIFACT" \
       -DoutputDirectory="$CACHE" >"$CACHE/mvn.log" 2>&1; then
     log "could not fetch $JOB_SERVER_ARTIFACT (see $CACHE/mvn.log):"
-    grep -m1 -o 'Could not find artifact [^ ]* in [^ ]*' "$CACHE/mvn.log" >&2 ||
+    grep -m1 -o 'Unable to find artifact.*' "$CACHE/mvn.log" | cut -c1-240 >&2 ||
       tail -3 "$CACHE/mvn.log" >&2
     return 1
   fi
