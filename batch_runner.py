@@ -37,7 +37,7 @@ from tfx.utils import io_utils
 import schema
 from components import batch_scoring, serving_rows
 from core import lineage, metadata_uri, model_versions, names, runner_flags
-from models import features
+from models import features, signatures
 
 PROJECT_DIR = os.path.dirname(os.path.abspath(__file__))
 EXECUTION_TYPE = 'BatchScoring'
@@ -205,7 +205,13 @@ def score(args, model_dir: str, beam_args) -> int:
   )
   with beam.Pipeline(options=PipelineOptions(list(beam_args))) as pipeline:
     _ = pipeline | 'Score' >> batch_scoring.ScoreCsv(
-      paths, kinds, model_dir, args.output, args.id_column
+      paths,
+      kinds,
+      model_dir,
+      args.output,
+      args.id_column,
+      signature='serving_tf_example',
+      outputs=(signatures.PROBABILITY, features.LABEL),
     )
   return len(batch_scoring.read_predictions(args.output))
 

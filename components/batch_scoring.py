@@ -20,16 +20,9 @@ from tfx_bsl.public.beam import RunInference
 from tfx_bsl.public.proto import model_spec_pb2
 
 from components import serving_example_gen, serving_rows
-from models import features, signatures
 
-SIGNATURE = 'serving_tf_example'
 PREDICTION_LOGS = 'prediction_logs'
 PREDICTIONS_CSV = 'predictions'
-DECISION = features.LABEL
-
-
-def csv_columns(id_column: str) -> List[str]:
-  return [id_column, signatures.PROBABILITY, DECISION]
 
 
 def _row_id(example: tf.train.Example, id_column: str) -> str:
@@ -44,25 +37,29 @@ def _row_id(example: tf.train.Example, id_column: str) -> str:
   return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _outputs(log: prediction_log_pb2.PredictionLog) -> Tuple[float, int]:
+def _outputs(
+  log: prediction_log_pb2.PredictionLog, probability_key: str, decision_key: str
+) -> Tuple[float, int]:
   outputs = log.predict_log.response.outputs
-  probability = tf.make_ndarray(outputs[signatures.PROBABILITY]).reshape(-1)
-  decision = tf.make_ndarray(outputs[DECISION]).reshape(-1)
+  probability = tf.make_ndarray(outputs[probability_key]).reshape(-1)
+  decision = tf.make_ndarray(outputs[decision_key]).reshape(-1)
   return float(probability[0]), int(decision[0])
 
 
-def csv_line(keyed_log) -> str:
+def csv_line(keyed_log, probability_key: str, decision_key: str) -> str:
   row_id, log = keyed_log
-  probability, decision = _outputs(log)
+  probability, decision = _outputs(log, probability_key, decision_key)
   quoted = f'"{row_id}"' if (',' in row_id or '"' in row_id) else row_id
   # 9 significant digits round-trip a float32 exactly.
   return f'{quoted},{probability:.9g},{decision}'
 
 
-def inference_spec(model_dir: str) -> model_spec_pb2.InferenceSpecType:
+def inference_spec(
+  model_dir: str, signature: str
+) -> model_spec_pb2.InferenceSpecType:
   return model_spec_pb2.InferenceSpecType(
     saved_model_spec=model_spec_pb2.SavedModelSpec(
-      model_path=model_dir, signature_name=[SIGNATURE]
+      model_path=model_dir, signature_name=[signature]
     )
   )
 
@@ -74,14 +71,18 @@ def ScoreCsv(  # pylint: disable=invalid-name
   kinds: Dict[str, str],
   model_dir: str,
   output_dir: str,
-  id_column: str = features.TRIP_ID,
+  id_column: str,
+  signature: str,
+  outputs: Tuple[str, str],
 ):
-  """Scores the CSV files at `paths`; returns the (id, PredictionLog)s."""
+  """Scores the CSV files at `paths` with the model's `signature` (a
+  tf.Example signature whose `outputs` are the probability and the
+  decision); writes both outputs; returns the (id, PredictionLog)s."""
   keyed_logs = (
     pipeline
     | 'ReadRows' >> serving_example_gen.ReadServingExamples(paths, kinds)
     | 'KeyById' >> beam.Map(lambda ex: (_row_id(ex, id_column), ex))
-    | 'RunInference' >> RunInference(inference_spec(model_dir))
+    | 'RunInference' >> RunInference(inference_spec(model_dir, signature))
   )
   _ = (
     keyed_logs
@@ -95,12 +96,12 @@ def ScoreCsv(  # pylint: disable=invalid-name
   )
   _ = (
     keyed_logs
-    | 'CsvLines' >> beam.Map(csv_line)
+    | 'CsvLines' >> beam.Map(csv_line, *outputs)
     | 'WriteCsv'
     >> beam.io.WriteToText(
       os.path.join(output_dir, PREDICTIONS_CSV),
       file_name_suffix='.csv',
-      header=','.join(csv_columns(id_column)),
+      header=','.join([id_column, *outputs]),
     )
   )
   return keyed_logs
