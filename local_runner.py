@@ -4,6 +4,11 @@
         [--metadata-uri URI] [--model-name NAME] [--serving-model-dir DIR]
         [--train-steps N] [--beam-runner RUNNER] [--beam-workers N]
         [--beam-arg ARG ...] [--min-auc X] [--min-f1 X] [--no-cache]
+        [--flink-master HOST:PORT] [--beam-parallelism N]
+
+--beam-runner flink --flink-master localhost:8081 runs the Beam-based
+components on a Flink cluster (docs/flink.md); --beam-runner portable on
+Beam's portable runner with SDK workers in separate processes.
 
 ML Metadata lives in SQLite at <work-dir>/metadata.sqlite (or in MySQL /
 MariaDB with --metadata-uri mysql://USER@HOST:PORT/DATABASE), pipeline outputs
@@ -92,7 +97,7 @@ def parse_args(argv):
   return args
 
 
-def build_config(args) -> config_lib.PipelineConfig:
+def build_config(args, beam_args=None) -> config_lib.PipelineConfig:
   work_dir = os.path.abspath(args.work_dir)
   return config_lib.PipelineConfig(
     pipeline_name=args.model_name,
@@ -107,21 +112,32 @@ def build_config(args) -> config_lib.PipelineConfig:
     quality_gate=config_lib.QualityGate(
       min_auc=args.min_auc, min_f1=args.min_f1
     ),
-    beam_pipeline_args=runner_flags.beam_args_of(args),
+    beam_pipeline_args=(
+      runner_flags.beam_args_of(args) if beam_args is None else beam_args
+    ),
     enable_cache=not args.no_cache,
   )
 
 
 def main(argv=None) -> int:
   args = parse_args(argv)
-  config = build_config(args)
+  try:
+    with runner_flags.beam_runner(args) as beam_args:
+      return _run(args, build_config(args, beam_args))
+  except runner_flags.RunnerUnavailable as e:
+    print(f'REFUSED: {e}', file=sys.stderr)
+    return 1
+
+
+def _run(args, config) -> int:
   work_dir = os.path.abspath(args.work_dir)
   log_dir = os.path.join(work_dir, 'logs')
   os.makedirs(log_dir, exist_ok=True)
   log_path = os.path.join(log_dir, time.strftime('run-%Y%m%d-%H%M%S.log'))
   print(
     f'Running pipeline {config.pipeline_name!r} on {config.data_root}\n'
-    f'  work dir {work_dir}, full log {log_path}',
+    f'  work dir {work_dir}, full log {log_path}\n'
+    f'  {runner_flags.describe(args)}',
     flush=True,
   )
   started = time.time()

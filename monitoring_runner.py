@@ -131,7 +131,7 @@ def _find_baseline(args, store_uri: str):
     raise UsageError(str(e)) from None
 
 
-def build_config(args) -> MonitoringPipelineConfig:
+def build_config(args, beam_args=None) -> MonitoringPipelineConfig:
   work_dir = os.path.abspath(args.work_dir)
   store_uri = runner_flags.store_uri(args)
   baseline = _find_baseline(args, store_uri)
@@ -159,17 +159,28 @@ def build_config(args) -> MonitoringPipelineConfig:
     metadata_uri=store_uri,
     report_path=os.path.abspath(report),
     feature_skew_threshold=args.feature_skew_threshold,
-    beam_pipeline_args=runner_flags.beam_args_of(args),
+    beam_pipeline_args=(
+      runner_flags.beam_args_of(args) if beam_args is None else beam_args
+    ),
   )
 
 
 def main(argv=None) -> int:
   args = parse_args(argv)
   try:
-    config = build_config(args)
-  except UsageError as e:
+    with runner_flags.beam_runner(args) as beam_args:
+      try:
+        config = build_config(args, beam_args)
+      except UsageError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return EXIT_ERROR
+      return _run(args, config)
+  except runner_flags.RunnerUnavailable as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_ERROR
+
+
+def _run(args, config) -> int:
   tfx_pipeline = create_monitoring_pipeline(config)
   log_dir = os.path.join(os.path.abspath(args.work_dir), 'logs')
   os.makedirs(log_dir, exist_ok=True)

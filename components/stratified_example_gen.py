@@ -18,7 +18,12 @@ from tfx.components.example_gen.csv_example_gen import executor as csv_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.utils import import_utils, proto_utils
 
-from components import csv_check, custom_config, stratified_split
+from components import (
+  csv_check,
+  custom_config,
+  stratified_boundaries,
+  stratified_split,
+)
 from core import names
 
 # Keys of the component's custom config.
@@ -132,9 +137,8 @@ class Executor(csv_executor.Executor):
     boundaries = (
       keyed
       | 'Keys' >> beam.Keys()
-      | 'HashesByStratum' >> beam.GroupByKey()
-      | 'AllStrata' >> beam.combiners.ToDict()
-      | 'Boundaries' >> beam.Map(stratified_split.split_boundaries, weights)
+      # Counts and a few hash buckets in one place, not every row's hash.
+      | 'Boundaries' >> stratified_boundaries.SplitBoundaries(weights)
     )
     partitions = keyed | 'SplitData' >> beam.Partition(
       lambda keyed_example, _, cuts: stratified_split.split_index(

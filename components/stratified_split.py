@@ -123,17 +123,32 @@ def split_boundaries(
   """Per stratum, the sorted hash values at which each split after the first
   begins. A row goes to split `bisect_right(boundaries, hash)`."""
   ordered_by_class = {k: sorted(v) for k, v in hashes_by_stratum.items()}
-  counts = allocate({k: len(v) for k, v in ordered_by_class.items()}, weights)
-  boundaries = {}
-  for label, ordered in ordered_by_class.items():
-    position, cuts = 0, []
+  positions = cut_positions(
+    {k: len(v) for k, v in ordered_by_class.items()}, weights
+  )
+  return {
+    label: [
+      ordered[position] if position < len(ordered) else ordered[-1] + 1
+      for position in positions[label]
+    ]
+    for label, ordered in ordered_by_class.items()
+  }
+
+
+def cut_positions(
+  stratum_counts: Mapping[Hashable, int], weights: Sequence[float]
+) -> Dict[Hashable, List[int]]:
+  """Per stratum, the ranks (in hash order) at which each split after the
+  first begins: what split_boundaries needs besides the hashes at them."""
+  counts = allocate(stratum_counts, weights)
+  positions = {}
+  for label in stratum_counts:
+    position, ranks = 0, []
     for split_counts in counts[:-1]:
       position += split_counts[label]
-      cuts.append(
-        ordered[position] if position < len(ordered) else ordered[-1] + 1
-      )
-    boundaries[label] = cuts
-  return boundaries
+      ranks.append(position)
+    positions[label] = ranks
+  return positions
 
 
 def split_index(
