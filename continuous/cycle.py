@@ -69,7 +69,7 @@ class Outcome:
       for f in report['findings']:
         lines.append(
           f'    {f["kind"]} {f["feature"]}: {f["metric"]} {f["value"]} '
-          f'> {f["threshold"]}'
+          f'(threshold {f["threshold"]})'
           if f['value'] is not None
           else f'    {f["kind"]} {f["feature"]}: {f["metric"]}'
         )
