@@ -3,14 +3,15 @@ served model, with a TFX pipeline recorded in the training's ML Metadata.
 
     python monitoring_runner.py [--serving-data PATH] [--report PATH]
         [--model-version N] [--previous-data PATH] [--work-dir DIR]
-        [--serving-model-dir DIR] [--model-name NAME]
+        [--serving-model-dir DIR] [--model-name NAME] [--labels PATH]
 
 --serving-data: the server's request-log directory (default, as the server's:
 work/request_logs/<model name>), a CSV or JSON-lines file of raw feature rows,
 or a directory of span subdirectories (the newest is checked, drift is
 measured against the one before). The baseline is the training run of the
 pushed model version (--model-version, default the latest push), found in
-<work-dir>/metadata.sqlite. See docs/monitoring.md.
+<work-dir>/metadata.sqlite. --labels adds live model quality and concept
+drift from feedback labels joined on trip_id. See docs/monitoring.md.
 
 Each check also writes <work-dir>/reports/monitor-<time>.html. Exit status:
 0 nothing found, 1 skew or drift found, 2 bad usage, unreadable input or a
@@ -31,7 +32,7 @@ warnings.filterwarnings('ignore', category=FutureWarning, module='google')
 from ml_metadata import metadata_store
 from tfx.v1.orchestration import LocalDagRunner
 
-from components import serving_rows, skew_detection
+from components import feedback_labels, serving_rows, skew_detection
 from core import lineage, metadata_uri, model_versions, names, runner_flags
 from core.progress import console_progress
 from monitoring import spans
@@ -40,6 +41,7 @@ from monitoring.pipeline import create_monitoring_pipeline
 from reports.monitoring_report import write_monitoring_report
 from reports.run_report import report_path
 from serving import request_log
+from pipeline.config import QualityGate
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 PROJECT_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -86,6 +88,25 @@ def parse_args(argv):
     default=MonitoringPipelineConfig.feature_skew_threshold,
     help='fraction of id-joined examples whose value may '
     'differ (default: %(default)s)',
+  )
+  parser.add_argument(
+    '--labels',
+    help='feedback labels joined on trip_id: a CSV / JSON-lines file or a '
+    'directory of them, with trip_id, tips and fare (or big_tipper); adds '
+    'live model quality and concept drift',
+  )
+  parser.add_argument(
+    '--min-auc',
+    type=float,
+    default=QualityGate.min_auc,
+    help='live AUC below this is a model_quality finding (default: the '
+    "training pipeline's gate, %(default)s)",
+  )
+  parser.add_argument(
+    '--min-f1',
+    type=float,
+    default=QualityGate.min_f1,
+    help='live F1 below this is a model_quality finding (default: %(default)s)',
   )
   runner_flags.add_beam_flags(parser, default_workers=1)
   args = parser.parse_args(argv)
@@ -146,6 +167,11 @@ def build_config(args, beam_args=None) -> MonitoringPipelineConfig:
       serving_rows.check_readable(path, version)
   except serving_rows.UnreadableInput as e:
     raise UsageError(f'Unreadable serving data: {e}') from None
+  if args.labels:
+    try:  # Read once here so a bad file is one line, not a failed run.
+      feedback_labels.read_labels(args.labels)
+    except serving_rows.UnreadableInput as e:
+      raise UsageError(f'Unreadable labels: {e}') from None
   report = args.report or os.path.join(
     work_dir, 'monitoring', time.strftime('report-%Y%m%d-%H%M%S.json')
   )
@@ -159,6 +185,9 @@ def build_config(args, beam_args=None) -> MonitoringPipelineConfig:
     metadata_uri=store_uri,
     report_path=os.path.abspath(report),
     feature_skew_threshold=args.feature_skew_threshold,
+    labels_path=os.path.abspath(args.labels) if args.labels else None,
+    min_auc=args.min_auc,
+    min_f1=args.min_f1,
     beam_pipeline_args=(
       runner_flags.beam_args_of(args) if beam_args is None else beam_args
     ),
@@ -219,6 +248,15 @@ def _run(args, config) -> int:
     return EXIT_ERROR
   findings = skew_detection.read_findings(report)
   print(skew_detection.format_table(findings))
+  for note in report.get('not_compared', []):
+    print(f'  {note["description"]}')
+  labels = report.get('labels')
+  if labels:
+    print(
+      '  labels: '
+      + ', '.join(f'{k.replace("_", " ")} {v}' for k, v in labels.items())
+    )
+  print(f'  {report["verdict"]}')
   print(
     f'  {report["serving_examples"]} serving examples; report '
     f'{config.report_path}; wall time {time.time() - started:.1f} s'

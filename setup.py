@@ -14,6 +14,7 @@ setuptools.setup(
   packages=setuptools.find_packages(
     include=[
       'components',
+      'continuous',
       'core',
       'kfp_local',
       'lineage',
@@ -28,7 +29,12 @@ setuptools.setup(
   ),
   # The curated schema travels with the code (schema.SCHEMA_DIR).
   package_data={'schema': ['*.pbtxt']},
-  py_modules=['local_runner', 'kubeflow_runner', 'monitoring_runner'],
+  py_modules=[
+    'local_runner',
+    'kubeflow_runner',
+    'monitoring_runner',
+    'continuous_runner',
+  ],
   install_requires=[
     'tfx[kfp]>=1.16.0,<1.17',
     'apache-beam[gcp]>=2.59.0,<2.60',

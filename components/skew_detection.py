@@ -11,7 +11,7 @@ differs between the previous and the newest span of serving data).
 import dataclasses
 import json
 import os
-from typing import Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import tensorflow_data_validation as tfdv
 from tensorflow_data_validation.skew.protos import feature_skew_results_pb2
@@ -21,7 +21,7 @@ from tensorflow_metadata.proto.v0 import (
   statistics_pb2,
 )
 
-from components import data_gate
+from components import data_gate, drift_thresholds
 from core import names
 
 SERVING_ENVIRONMENT = 'SERVING'
@@ -29,7 +29,17 @@ SCHEMA_SKEW = 'schema_skew'
 FEATURE_SKEW = 'feature_skew'
 DISTRIBUTION_SKEW = 'distribution_skew'
 DRIFT = 'drift'
-KINDS = (SCHEMA_SKEW, FEATURE_SKEW, DISTRIBUTION_SKEW, DRIFT)
+# With feedback labels (components/live_quality.py).
+MODEL_QUALITY = 'model_quality'
+CONCEPT_DRIFT = 'concept_drift'
+KINDS = (
+  SCHEMA_SKEW,
+  FEATURE_SKEW,
+  DISTRIBUTION_SKEW,
+  DRIFT,
+  MODEL_QUALITY,
+  CONCEPT_DRIFT,
+)
 FEATURE_SKEW_METRIC = 'mismatch_fraction'
 _MEASUREMENT_NAMES = {
   anomalies_pb2.DriftSkewInfo.Measurement.L_INFTY: 'l_infinity',
@@ -121,43 +131,191 @@ def comparable_statistics(
   return result
 
 
-def _feature_names(statistics: statistics_pb2.DatasetFeatureStatisticsList):
-  names = set()
-  for dataset in statistics.datasets:
-    for feature in dataset.features:
-      names.add(
-        '.'.join(feature.path.step) if feature.path.step else feature.name
-      )
-  return names
+# Numeric features are compared by TFDV (Jensen-Shannon divergence of the
+# quantile histograms, the schema's threshold). Below this many rows on a
+# side the quantile histogram is too coarse for that threshold: samples of
+# 100 held-out trips differ from a 1,600-trip training split by up to 0.2,
+# of 200 trips by up to 0.13 (docs/monitoring.md).
+NUMERIC_MIN_ROWS = 200
 
 
-def _comparisons(
-  anomalies: anomalies_pb2.Anomalies, kind: str, present: set, describe
-) -> List[Finding]:
-  findings = []
+def _is_categorical(feature: schema_pb2.Feature) -> bool:
+  return feature.type == schema_pb2.BYTES or (
+    feature.HasField('int_domain') and feature.int_domain.is_categorical
+  )
+
+
+def _comparator(feature: schema_pb2.Feature, kind: str):
+  return (
+    feature.skew_comparator
+    if kind == DISTRIBUTION_SKEW
+    else feature.drift_comparator
+  )
+
+
+def _ceiling(comparator) -> Optional[float]:
+  """The schema comparator's threshold; None when it compares nothing."""
+  for field in ('jensen_shannon_divergence', 'infinity_norm'):
+    if comparator.HasField(field):
+      return getattr(comparator, field).threshold
+  return None
+
+
+def _features_by_name(statistics: statistics_pb2.DatasetFeatureStatisticsList):
+  return {
+    '.'.join(f.path.step) if f.path.step else f.name: f
+    for f in statistics.datasets[0].features
+  }
+
+
+def _rows(feature: statistics_pb2.FeatureNameStatistics) -> int:
+  common = (
+    feature.num_stats.common_stats
+    if feature.HasField('num_stats')
+    else feature.string_stats.common_stats
+  )
+  return int(common.num_non_missing)
+
+
+def _numeric_comparisons(
+  reference: statistics_pb2.DatasetFeatureStatisticsList,
+  observed: statistics_pb2.DatasetFeatureStatisticsList,
+  schema: schema_pb2.Schema,
+  kind: str,
+  numeric: set,
+) -> List[drift_thresholds.Comparison]:
+  """TFDV's comparisons of the numeric features (schema thresholds)."""
+  numeric_schema = schema_pb2.Schema()
+  numeric_schema.CopyFrom(schema)
+  for feature in numeric_schema.feature:
+    if feature.name not in numeric:
+      _comparator(feature, kind).Clear()
+  reference_side = comparable_statistics(reference)
+  observed_side = comparable_statistics(observed)
+  if kind == DISTRIBUTION_SKEW:
+    anomalies = tfdv.validate_statistics(
+      reference_side,
+      numeric_schema,
+      environment=SERVING_ENVIRONMENT,
+      serving_statistics=observed_side,
+    )
+  else:
+    anomalies = tfdv.validate_statistics(
+      observed_side,
+      numeric_schema,
+      environment=SERVING_ENVIRONMENT,
+      previous_statistics=reference_side,
+    )
+  result = []
   for info in anomalies.drift_skew_info:
     feature = '.'.join(info.path.step)
-    if feature not in present:  # Absent: a schema finding says so.
-      continue
     measurements = (
       info.skew_measurements
       if kind == DISTRIBUTION_SKEW
       else info.drift_measurements
     )
     for m in measurements:
-      if m.value > m.threshold:
-        metric = _MEASUREMENT_NAMES.get(m.type, str(m.type))
-        findings.append(
-          Finding(
-            feature,
-            kind,
-            metric,
-            round(m.value, 6),
-            m.threshold,
-            describe(metric, m),
-          )
+      result.append(
+        drift_thresholds.Comparison(
+          feature,
+          _MEASUREMENT_NAMES.get(m.type, str(m.type)),
+          round(m.value, 6),
+          m.threshold,
+          0,
+          method='schema',
         )
-  return sorted(findings, key=lambda f: f.feature)
+      )
+  return result
+
+
+def comparisons(
+  reference: statistics_pb2.DatasetFeatureStatisticsList,
+  observed: statistics_pb2.DatasetFeatureStatisticsList,
+  schema: schema_pb2.Schema,
+  kind: str,
+  training: Optional[statistics_pb2.DatasetFeatureStatisticsList] = None,
+) -> List[drift_thresholds.Comparison]:
+  """Every comparator of `kind` (DISTRIBUTION_SKEW: reference = training,
+  observed = serving; DRIFT: reference = previous span, observed = newest)
+  over the features present on both sides. Categorical features: calibrated
+  Jensen-Shannon divergence on samples of `training` (default: reference);
+  numeric ones: TFDV's with the schema threshold. A side with too few rows
+  gives a comparison that was not made (rows_needed)."""
+  training = training if training is not None else reference
+  reference_features = _features_by_name(reference)
+  observed_features = _features_by_name(observed)
+  training_features = _features_by_name(training)
+  result, numeric = [], set()
+  for feature in schema.feature:
+    ceiling = _ceiling(_comparator(feature, kind))
+    name = feature.name
+    if (
+      ceiling is None
+      or name not in reference_features
+      or name not in observed_features
+    ):
+      continue  # Absent: a schema finding says so.
+    rows = min(_rows(reference_features[name]), _rows(observed_features[name]))
+    if _is_categorical(feature):
+      result.append(
+        drift_thresholds.compare_categorical(
+          name,
+          drift_thresholds.value_counts(
+            training_features.get(name, reference_features[name])
+          ),
+          drift_thresholds.value_counts(reference_features[name]),
+          drift_thresholds.value_counts(observed_features[name]),
+          ceiling,
+        )
+      )
+    elif rows < NUMERIC_MIN_ROWS:
+      result.append(
+        drift_thresholds.Comparison(
+          name,
+          'jensen_shannon_divergence',
+          None,
+          ceiling,
+          rows,
+          NUMERIC_MIN_ROWS,
+          method='schema',
+        )
+      )
+    else:
+      numeric.add(name)
+  if numeric:
+    measured = _numeric_comparisons(reference, observed, schema, kind, numeric)
+    rows_of = {
+      name: min(_rows(reference_features[name]), _rows(observed_features[name]))
+      for name in numeric
+    }
+    result += [
+      dataclasses.replace(c, rows=rows_of[c.feature]) for c in measured
+    ]
+  return sorted(result, key=lambda c: c.feature)
+
+
+def _findings(
+  compared: Sequence[drift_thresholds.Comparison], kind: str, between: str
+) -> List[Finding]:
+  return [
+    Finding(
+      c.feature,
+      kind,
+      c.metric,
+      c.value,
+      c.threshold,
+      f'{c.metric} between {between} is {c.value:.3f} > {c.threshold:.3g}'
+      + (
+        ' (calibrated: random samples of the training data of these sizes '
+        f'differ by up to {c.threshold:.3g} in '
+        f'{drift_thresholds.CALIBRATION_PERCENTILE:g} % of draws)'
+        if c.method == 'calibrated'
+        else ''
+      ),
+    )
+    for c in compared
+    if c.exceeded
+  ]
 
 
 def distribution_skew_findings(
@@ -167,45 +325,31 @@ def distribution_skew_findings(
 ) -> List[Finding]:
   """Features whose skew_comparator distance between training and serving
   statistics is above its threshold."""
-  anomalies = tfdv.validate_statistics(
-    comparable_statistics(training),
-    schema,
-    environment=SERVING_ENVIRONMENT,
-    serving_statistics=comparable_statistics(serving),
-  )
-  return _comparisons(
-    anomalies,
+  return _findings(
+    comparisons(training, serving, schema, DISTRIBUTION_SKEW),
     DISTRIBUTION_SKEW,
-    _feature_names(serving),
-    lambda metric, m: (
-      f'{metric} between training and serving '
-      f'distributions is {m.value:.3f} > {m.threshold}'
-    ),
+    'training and serving distributions',
   )
 
 
-def drift_findings(
-  previous: statistics_pb2.DatasetFeatureStatisticsList,
-  newest: statistics_pb2.DatasetFeatureStatisticsList,
-  schema: schema_pb2.Schema,
-) -> List[Finding]:
-  """Features whose drift_comparator distance between the previous and the
-  newest span is above its threshold."""
-  anomalies = tfdv.validate_statistics(
-    comparable_statistics(newest),
-    schema,
-    environment=SERVING_ENVIRONMENT,
-    previous_statistics=comparable_statistics(previous),
-  )
-  return _comparisons(
-    anomalies,
-    DRIFT,
-    _feature_names(newest) & _feature_names(previous),
-    lambda metric, m: (
-      f'{metric} between the previous and the newest span '
-      f'is {m.value:.3f} > {m.threshold}'
-    ),
-  )
+def not_compared(
+  compared: Sequence[drift_thresholds.Comparison], kind: str
+) -> List[dict]:
+  """The comparisons too few rows kept from being made, for the report."""
+  return [
+    {
+      'feature': c.feature,
+      'kind': kind,
+      'rows': c.rows,
+      'rows_needed': c.rows_needed,
+      'description': (
+        f'{kind} of {c.feature} not compared: {c.rows} rows, the comparison '
+        f'needs at least {c.rows_needed}'
+      ),
+    }
+    for c in compared
+    if not c.compared
+  ]
 
 
 # --- Feature skew -----------------------------------------------------------------------------------
@@ -239,7 +383,29 @@ def feature_skew_findings(
   return sorted(findings, key=lambda f: f.feature)
 
 
-def all_findings(
+@dataclasses.dataclass(frozen=True)
+class Checks:
+  """Every finding of one check, and every distance behind them."""
+
+  findings: List[Finding]
+  # Per kind (distribution_skew, drift): every comparison made or not made.
+  comparisons: Dict[str, List[drift_thresholds.Comparison]]
+
+  def comparisons_json(self) -> dict:
+    return {
+      kind: [c.to_json() for c in compared]
+      for kind, compared in self.comparisons.items()
+    }
+
+  def not_compared(self) -> List[dict]:
+    return [
+      note
+      for kind, compared in self.comparisons.items()
+      for note in not_compared(compared, kind)
+    ]
+
+
+def all_checks(
   schema: schema_pb2.Schema,
   serving: statistics_pb2.DatasetFeatureStatisticsList,
   schema_anomalies: anomalies_pb2.Anomalies,
@@ -247,14 +413,25 @@ def all_findings(
   skew_results: Iterable[feature_skew_results_pb2.FeatureSkew],
   feature_skew_threshold: float,
   previous: Optional[statistics_pb2.DatasetFeatureStatisticsList] = None,
-) -> List[Finding]:
-  """Every finding of one check; `schema` is the serving schema."""
+) -> Checks:
+  """Every check of one monitoring run; `schema` is the serving schema."""
+  skew = comparisons(training, serving, schema, DISTRIBUTION_SKEW)
   findings = schema_skew_findings(schema_anomalies)
-  findings += distribution_skew_findings(training, serving, schema)
+  findings += _findings(
+    skew, DISTRIBUTION_SKEW, 'training and serving distributions'
+  )
   findings += feature_skew_findings(skew_results, feature_skew_threshold)
+  compared = {DISTRIBUTION_SKEW: skew}
   if previous is not None:
-    findings += drift_findings(previous, serving, schema)
-  return findings
+    drift = comparisons(previous, serving, schema, DRIFT, training)
+    findings += _findings(drift, DRIFT, 'the previous and the newest span')
+    compared[DRIFT] = drift
+  return Checks(findings, compared)
+
+
+def all_findings(*args, **kwargs) -> List[Finding]:
+  """The findings of all_checks (same arguments)."""
+  return all_checks(*args, **kwargs).findings
 
 
 def joined_examples(

@@ -1,6 +1,7 @@
 """Every finding of one monitoring run in one JSON report, as a TFX
 component (the checks are in skew_detection.py)."""
 
+import json
 import os
 
 from tfx.v1.dsl import Artifact
@@ -17,8 +18,9 @@ from tfx.v1.types.standard_artifacts import (
   Schema,
 )
 
-from components import skew_detection
+from components import skew_detection, verdict
 from components.feature_skew_detector import FeatureSkewResults, read_results
+from components.live_model_quality import LiveQuality
 from core import artifacts, names
 
 
@@ -40,13 +42,16 @@ def SkewReport(  # A TFX component.
   baseline_split: Parameter[str],
   feature_skew_threshold: Parameter[float],
   report_path: Parameter[str],
+  live_quality: InputArtifact[LiveQuality] = None,  # With labels only.
 ):
-  """The report is kept as an artifact and written to `report_path`."""
+  """The report is kept as an artifact and written to `report_path`. With
+  `live_quality` (feedback labels) it holds model quality and concept drift
+  too, and says in words which kind of change it saw."""
   splits = artifacts.split_names(serving_statistics)
   serving = artifacts.read_statistics(serving_statistics, names.SERVING_SPLIT)
   has_previous = names.PREVIOUS_SPLIT in splits
   skew = read_results(skew_results)
-  findings = skew_detection.all_findings(
+  checks = skew_detection.all_checks(
     artifacts.read_schema(schema.uri),
     serving,
     artifacts.read_anomalies(anomalies, names.SERVING_SPLIT),
@@ -59,6 +64,14 @@ def SkewReport(  # A TFX component.
       else None
     ),
   )
+  findings = checks.findings
+  not_compared = checks.not_compared()
+  quality = {}
+  if live_quality is not None:
+    with open(os.path.join(live_quality.uri, names.LIVE_QUALITY_FILE)) as f:
+      quality = json.load(f)
+    findings += [skew_detection.Finding(**f) for f in quality['findings']]
+    not_compared += quality['not_compared']
   version = pushed_model.get_string_custom_property(names.PUSHED_VERSION)
   result = skew_detection.make_report(
     findings,
@@ -72,6 +85,14 @@ def SkewReport(  # A TFX component.
     joined_examples=skew_detection.joined_examples(skew),
     baseline_statistics=baseline_statistics.uri,
     previous_span=has_previous,
+    # Every distance and the threshold it was held to; comparisons that too
+    # few rows kept from being made say how many they need.
+    comparisons=checks.comparisons_json(),
+    not_compared=not_compared,
+    labels=quality.get('labels'),
+    live_quality=quality.get('metrics'),
+    change=verdict.change_kind(findings),
+    verdict=verdict.describe(findings),
   )
   skew_detection.write_report(
     result, os.path.join(report.uri, names.REPORT_FILE)

@@ -29,6 +29,8 @@ SERVING_EXAMPLE_GEN = 'serving_example_gen'
 SERVING_SCHEMA = 'serving_schema'
 FEATURE_SKEW_DETECTOR = 'feature_skew_detector'
 SKEW_REPORT = 'skew_report'
+# With feedback labels: the served version's quality on the labelled rows.
+LIVE_MODEL_QUALITY = 'live_model_quality'
 
 # Input and output keys of components (TFX's standard ones and ours).
 EXAMPLES = 'examples'
@@ -45,6 +47,7 @@ PUSHED_MODEL = 'pushed_model'
 IMPORTER_RESULT = 'result'  # An Importer's output.
 FEATURE_SKEW = 'feature_skew'
 REPORT = 'report'
+LIVE_QUALITY = 'quality'
 
 # Custom properties TFX's Pusher and Evaluator set on their artifacts.
 PUSHED = 'pushed'
@@ -66,6 +69,7 @@ REPORT_FILE = 'report.json'
 # metadata the trainer exports beside it (models/trainer.py).
 SERVING_MODEL_DIR = 'Format-Serving'
 MODEL_METADATA_FILE = 'assets.extra/model_metadata.json'
+LIVE_QUALITY_FILE = 'live_quality.json'
 
 # Splits.
 TRAIN_SPLIT = 'train'

@@ -3,6 +3,11 @@
 - serving_default: raw features as named 1-D tensors, for REST clients
   (`{"instances": [{"fare": 12.5, "payment_type": "Cash", ...}]}`). A missing
   value is NaN for a number and "" for a string.
+- serving_with_id: the same raw features plus the example id (`trip_id`),
+  returned beside the probability (the forwarded-key pattern). TF Serving's
+  row format needs every input of a signature, so clients that have ids name
+  this signature; the request log then carries the id, which joins the
+  feedback labels (process labeling).
 - serving_tf_example: serialized tf.Example, for the Evaluator and gRPC.
 - classification / regression: serialized tf.Example "inputs" for TF Serving's
   Classify API (classes "0"/"1" with their scores) and Regress API (the
@@ -101,6 +106,23 @@ def make_signatures(
     }
     return {PROBABILITY: predict(model.tft_layer(raw))}
 
+  with_id = dict(_serving_input_signature())
+  with_id[features.TRIP_ID] = tf.TensorSpec(
+    [None], tf.string, name=features.TRIP_ID
+  )
+
+  @tf.function(input_signature=[with_id])
+  def serving_with_id(inputs):
+    raw = {
+      key: _as_raw_sparse(value, raw_spec[key])
+      for key, value in inputs.items()
+      if key != features.TRIP_ID
+    }
+    return {
+      PROBABILITY: predict(model.tft_layer(raw)),
+      features.TRIP_ID: tf.identity(inputs[features.TRIP_ID]),
+    }
+
   @tf.function(
     input_signature=[tf.TensorSpec([None], tf.string, name='examples')]
   )
@@ -139,6 +161,7 @@ def make_signatures(
 
   return {
     'serving_default': serving_default,
+    'serving_with_id': serving_with_id,
     'serving_tf_example': serving_tf_example,
     'classification': classification,
     'regression': regression,

@@ -45,6 +45,12 @@ class MonitoringPipelineConfig:
   feature_skew_threshold: float = 0.01
   # Floats are compared at this many decimals (float32 round trips).
   float_round_ndigits: int = 4
+  # Feedback labels (file or directory) joined on the id: live model
+  # quality and concept drift. The gate is the training pipeline's
+  # QualityGate (the runners pass it).
+  labels_path: Optional[str] = None
+  min_auc: float = 0.0
+  min_f1: float = 0.0
   beam_pipeline_args: Tuple[str, ...] = ()
   # Every run checks new data: nothing worth caching.
   enable_cache: bool = False

@@ -10,6 +10,7 @@ import os
 from tfx import v1 as tfx
 
 from components.feature_skew_detector import FeatureSkewDetector
+from components.live_model_quality import LiveModelQuality
 from components.serving_example_gen import serving_example_gen
 from components.serving_schema import ServingSchema
 from components.skew_report import SkewReport
@@ -80,6 +81,16 @@ def create_monitoring_pipeline(
     float_round_ndigits=config.float_round_ndigits,
     served_features=config.served_features,
   ).with_id(names.FEATURE_SKEW_DETECTOR)
+  quality = None
+  if config.labels_path:
+    quality = LiveModelQuality(
+      pushed_model=pushed_model.outputs[names.IMPORTER_RESULT],
+      serving_examples=example_gen.outputs[names.EXAMPLES],
+      baseline_examples=baseline_examples.outputs[names.IMPORTER_RESULT],
+      labels_path=config.labels_path,
+      min_auc=config.min_auc,
+      min_f1=config.min_f1,
+    ).with_id(names.LIVE_MODEL_QUALITY)
   report = SkewReport(
     pushed_model=pushed_model.outputs[names.IMPORTER_RESULT],
     schema=schema,
@@ -90,6 +101,7 @@ def create_monitoring_pipeline(
     baseline_split=baseline.split,
     feature_skew_threshold=config.feature_skew_threshold,
     report_path=config.report_path,
+    live_quality=quality.outputs[names.LIVE_QUALITY] if quality else None,
   ).with_id(names.SKEW_REPORT)
 
   return tfx.dsl.Pipeline(
@@ -105,6 +117,7 @@ def create_monitoring_pipeline(
       statistics_gen,
       example_validator,
       feature_skew,
+      *([quality] if quality else []),
       report,
     ],
     enable_cache=config.enable_cache,

@@ -131,3 +131,15 @@ def test_classification_and_regression_signatures_for_tf_serving(
     probability,
     atol=1e-6,
   )
+
+
+def test_serving_with_id_forwards_the_id_beside_the_same_probability(model):
+  rows = read_rows()[:20]
+  tensors = _raw_tensors(rows)
+  expected = model.signatures['serving_default'](**tensors)['probability']
+  ids = [r[features.TRIP_ID] for r in rows]
+  outputs = model.signatures['serving_with_id'](
+    **tensors, trip_id=tf.constant(ids)
+  )
+  np.testing.assert_allclose(outputs['probability'], expected, atol=1e-6)
+  assert [i.decode() for i in outputs[features.TRIP_ID].numpy()] == ids

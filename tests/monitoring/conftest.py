@@ -75,6 +75,9 @@ class Checker:
     return statistics.generate(path, self.schema)
 
   def findings(self, rows, previous_rows=None, with_feature_skew=True):
+    return self.checks(rows, previous_rows, with_feature_skew).findings
+
+  def checks(self, rows, previous_rows=None, with_feature_skew=True):
     examples = self.examples(rows)
     serving = self.statistics(examples)
     anomalies = tfdv.validate_statistics(serving, self.serving_schema)
@@ -95,7 +98,7 @@ class Checker:
       if previous_rows is not None
       else None
     )
-    return skew_detection.all_findings(
+    return skew_detection.all_checks(
       self.serving_schema,
       serving,
       anomalies,
