@@ -38,10 +38,10 @@ from core.progress import console_progress
 from monitoring import spans
 from monitoring.config import MonitoringPipelineConfig
 from monitoring.pipeline import create_monitoring_pipeline
+from pipeline.config import QualityGate
 from reports.monitoring_report import write_monitoring_report
 from reports.run_report import report_path
 from serving import request_log
-from pipeline.config import QualityGate
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 PROJECT_DIR = os.path.dirname(os.path.abspath(__file__))

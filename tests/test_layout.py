@@ -10,11 +10,14 @@ from tests.conftest import PROJECT_DIR
 
 PACKAGES = (
   'components',
+  'continuous',
   'core',
   'kfp_local',
+  'lineage',
   'models',
   'monitoring',
   'pipeline',
+  'reports',
   'schema',
   'serving',
 )
@@ -25,7 +28,12 @@ ALLOWED = {
   'schema': set(),
   'serving': set(),
   'kfp_local': set(),
-  'components': {'core'},
+  'components': {'core', 'models'},
+  # One cycle of continuous training runs both pipelines.
+  'continuous': {'components', 'core', 'models', 'monitoring', 'pipeline'},
+  # The lineage CLI and the reports read the server's request log too.
+  'lineage': {'core', 'serving'},
+  'reports': {'core', 'models', 'serving'},
   'pipeline': {'components', 'core', 'models', 'schema'},
   'monitoring': {'components', 'core', 'models', 'schema'},
 }
