@@ -32,6 +32,7 @@ setuptools.setup(
     'apache-beam[gcp]>=2.59.0,<2.60',
     'tf-keras>=2.16,<2.17',
     'httptools>=0.6',
+    'scikit-learn>=1.5,<1.6',
   ],
   extras_require={'test': ['pytest>=8']},
 )
