@@ -3,7 +3,9 @@
     python local_runner.py [--data-root DIR] [--work-dir DIR]
         [--metadata-uri URI] [--model-name NAME] [--serving-model-dir DIR]
         [--train-steps N] [--beam-runner RUNNER] [--beam-workers N]
-        [--beam-arg ARG ...] [--min-auc X] [--min-f1 X] [--no-cache]
+        [--beam-arg ARG ...] [--min-auc X] [--min-f1 X]
+        [--rule-baseline FEATURE=VALUE] [--baseline-tolerance X]
+        [--no-feature-report] [--no-cache]
         [--flink-master HOST:PORT] [--beam-parallelism N]
 
 --beam-runner flink --flink-master localhost:8081 runs the Beam-based
@@ -35,6 +37,7 @@ from tfx.v1.orchestration import LocalDagRunner
 from core import names, runner_flags
 from core.progress import console_progress
 from core.work_dir_lock import WorkDirBusyError, exclusive_run
+from models import features
 from pipeline import config as config_lib
 from pipeline.pipeline import create_pipeline
 from pipeline.report import format_summary
@@ -42,6 +45,16 @@ from pipeline.summary import summarize
 from reports.run_report import report_path, write_run_report
 
 PROJECT_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _rule(text: str):
+  feature, equals, value = text.partition('=')
+  if not equals or feature not in features.STRING_FEATURES or not value:
+    raise argparse.ArgumentTypeError(
+      f'{text!r} is not FEATURE=VALUE with FEATURE one of '
+      + ', '.join(features.STRING_FEATURES)
+    )
+  return feature, value
 
 
 def parse_args(argv):
@@ -86,6 +99,28 @@ def parse_args(argv):
     f'pushed (default: {gate.min_f1})',
   )
   parser.add_argument(
+    '--rule-baseline',
+    type=_rule,
+    default=config_lib.PipelineConfig.rule_baseline,
+    metavar='FEATURE=VALUE',
+    help='the rule baseline: a big tip exactly when the raw string feature '
+    'FEATURE is VALUE (default: "payment_type=Credit Card")',
+  )
+  parser.add_argument(
+    '--baseline-tolerance',
+    type=float,
+    default=gate.baseline_tolerance,
+    help='how much worse than the simple or rule baseline a model may be on '
+    'a gated metric (AUC, log loss, F1) and still be pushed '
+    f'(default: {gate.baseline_tolerance})',
+  )
+  parser.add_argument(
+    '--no-feature-report',
+    action='store_true',
+    help='skip the feature report (mutual information, permutation '
+    'importance, drop-one ablation) in model_analysis',
+  )
+  parser.add_argument(
     '--no-cache', action='store_true', help='rerun every component'
   )
   args = parser.parse_args(argv)
@@ -110,8 +145,12 @@ def build_config(args, beam_args=None) -> config_lib.PipelineConfig:
     ),
     train_steps=args.train_steps,
     quality_gate=config_lib.QualityGate(
-      min_auc=args.min_auc, min_f1=args.min_f1
+      min_auc=args.min_auc,
+      min_f1=args.min_f1,
+      baseline_tolerance=args.baseline_tolerance,
     ),
+    rule_baseline=args.rule_baseline,
+    feature_report=not args.no_feature_report,
     beam_pipeline_args=(
       runner_flags.beam_args_of(args) if beam_args is None else beam_args
     ),

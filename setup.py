@@ -41,6 +41,7 @@ setuptools.setup(
     'tf-keras>=2.16,<2.17',
     'httptools>=0.6',
     'plotly>=5.24',
+    'scikit-learn>=1.5,<1.6',
   ],
   extras_require={'test': ['pytest>=8', 'websocket-client>=1.6']},
 )

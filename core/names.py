@@ -84,3 +84,18 @@ PREVIOUS_SPLIT = 'previous'  # The span before it (drift).
 BASELINE_TRAINER = 'baseline_trainer'
 MODEL_ANALYSIS = 'model_analysis'
 MODEL_ANALYSIS_FILE = 'model_analysis.json'
+# Their inputs and outputs (besides EXAMPLES, MODEL and BLESSING above).
+BASELINE_MODEL = 'baseline_model'
+PRODUCTION_MODEL = 'production_model'
+EVALUATOR_BLESSING = 'evaluator_blessing'
+ANALYSIS = 'analysis'
+# Files of the simple baseline's Model artifact: the fitted scikit-learn
+# model and what it needs at prediction time (features, threshold).
+BASELINE_MODEL_FILE = 'baseline_model.joblib'
+BASELINE_METADATA_FILE = 'baseline_model.json'
+# Baseline names in model_analysis.json.
+CANDIDATE = 'candidate'
+PRODUCTION = 'production'
+SIMPLE_BASELINE = 'simple'
+RULE_BASELINE = 'rule'
+ALWAYS_NO = 'always_no'

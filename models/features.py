@@ -4,49 +4,73 @@
 # never a model input.
 TRIP_ID = 'trip_id'
 
-# Raw inputs of the model, grouped by how preprocessing treats them.
-# Heavy-tailed numbers: log1p, then z-score.
-LOG_ZSCORE_FEATURES = ('fare', 'trip_miles', 'trip_seconds')
-# Coordinates: min-max scaled.
-MINMAX_FEATURES = (
+# What a serving client sends (the serving contract; monitoring compares
+# these), in a stable order.
+HOUR_FEATURE = 'trip_start_hour'
+COORDINATES = (
   'pickup_latitude',
   'pickup_longitude',
   'dropoff_latitude',
   'dropoff_longitude',
 )
-HOUR_FEATURE = 'trip_start_hour'
-# Quantile buckets (the tip rate is not monotonic in the fare): feature ->
-# number of buckets. A missing value gets one bucket more.
-BUCKET_COUNTS = {
-  'fare': 20,
-  'trip_miles': 10,
-  'trip_seconds': 10,
-  HOUR_FEATURE: 6,
-  **{key: 10 for key in MINMAX_FEATURES},
-}
-# Small integer categories used as they are: name -> number of values.
-INTEGER_CATEGORY_FEATURES = {'trip_start_day': 8, 'trip_start_month': 13}
-# Categories with a learned vocabulary: name -> most frequent values kept.
-VOCABULARY_FEATURES = {
-  'payment_type': 10,
-  'company': 100,
-  'pickup_community_area': 100,
-  'dropoff_community_area': 100,
-}
-OOV_BUCKETS = 1
-STRING_FEATURES = ('payment_type', 'company')
-# Card and cash fares tip differently: the model gets their combination.
-CROSSED_FEATURES = ('payment_type', 'fare')
-
 NUMERIC_FEATURES = (
-  LOG_ZSCORE_FEATURES
-  + MINMAX_FEATURES
-  + (HOUR_FEATURE,)
-  + tuple(INTEGER_CATEGORY_FEATURES)
+  ('fare', 'trip_miles', 'trip_seconds')
+  + COORDINATES
+  + (HOUR_FEATURE, 'trip_start_day', 'trip_start_month')
   + ('pickup_community_area', 'dropoff_community_area')
 )
-# What a serving client sends, in a stable order.
+STRING_FEATURES = ('payment_type', 'company')
 SERVING_FEATURES = NUMERIC_FEATURES + STRING_FEATURES
+
+# THE feature set: the raw features the model uses. Dropping one is this
+# one-line change; every group below keeps only what is listed here, and
+# serving still accepts (and ignores) the rest.
+MODEL_FEATURES = SERVING_FEATURES
+
+
+def _used(keys):
+  return tuple(key for key in keys if key in MODEL_FEATURES)
+
+
+def _used_dict(mapping: dict) -> dict:
+  return {key: value for key, value in mapping.items() if key in MODEL_FEATURES}
+
+
+# The model's raw inputs, grouped by how preprocessing treats them.
+MODEL_NUMERIC_FEATURES = _used(NUMERIC_FEATURES)
+# Heavy-tailed numbers: log1p, then z-score.
+LOG_ZSCORE_FEATURES = _used(('fare', 'trip_miles', 'trip_seconds'))
+# Coordinates: min-max scaled.
+MINMAX_FEATURES = _used(COORDINATES)
+# Quantile buckets (the tip rate is not monotonic in the fare): feature ->
+# number of buckets. A missing value gets one bucket more.
+BUCKET_COUNTS = _used_dict(
+  {
+    'fare': 20,
+    'trip_miles': 10,
+    'trip_seconds': 10,
+    HOUR_FEATURE: 6,
+    **{key: 10 for key in COORDINATES},
+  }
+)
+# Small integer categories used as they are: name -> number of values.
+INTEGER_CATEGORY_FEATURES = _used_dict(
+  {'trip_start_day': 8, 'trip_start_month': 13}
+)
+# Categories with a learned vocabulary: name -> most frequent values kept.
+VOCABULARY_FEATURES = _used_dict(
+  {
+    'payment_type': 10,
+    'company': 100,
+    'pickup_community_area': 100,
+    'dropoff_community_area': 100,
+  }
+)
+OOV_BUCKETS = 1
+# Card and cash fares tip differently: the model gets their combination
+# (when it uses both).
+CROSSED_FEATURES = ('payment_type', 'fare')
+USES_CROSS = _used(CROSSED_FEATURES) == CROSSED_FEATURES
 
 # Raw columns needed to compute the label; absent at serving time.
 TIPS = 'tips'
@@ -77,8 +101,10 @@ def vocabulary_ids(key: str) -> int:
 
 
 CROSS_NAME = '_x_'.join(CROSSED_FEATURES) + '_xf'
-CROSS_IDS = vocabulary_ids(CROSSED_FEATURES[0]) * (
-  BUCKET_COUNTS[CROSSED_FEATURES[1]] + 1
+CROSS_IDS = (
+  vocabulary_ids(CROSSED_FEATURES[0]) * (BUCKET_COUNTS[CROSSED_FEATURES[1]] + 1)
+  if USES_CROSS
+  else 0
 )
 
 

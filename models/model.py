@@ -14,7 +14,7 @@ from models import features
 def dense_inputs() -> list:
   """Transformed float features fed to the model as they are."""
   names = [
-    features.missing_indicator_name(k) for k in features.NUMERIC_FEATURES
+    features.missing_indicator_name(k) for k in features.MODEL_NUMERIC_FEATURES
   ]
   names += [features.transformed_name(k) for k in features.LOG_ZSCORE_FEATURES]
   names += [features.transformed_name(k) for k in features.MINMAX_FEATURES]
@@ -31,7 +31,8 @@ def categorical_inputs() -> dict:
     sizes[features.transformed_name(key)] = size
   for key in features.VOCABULARY_FEATURES:
     sizes[features.transformed_name(key)] = features.vocabulary_ids(key)
-  sizes[features.CROSS_NAME] = features.CROSS_IDS
+  if features.USES_CROSS:
+    sizes[features.CROSS_NAME] = features.CROSS_IDS
   return sizes
 
 

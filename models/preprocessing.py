@@ -49,9 +49,10 @@ def preprocessing_fn(inputs):  # Called by TFX Transform.
   """Maps raw features to model inputs; analyzers see the train split only."""
   outputs = {}
   present = {
-    key: _present_float(inputs[key]) for key in features.NUMERIC_FEATURES
+    key: _present_float(inputs[key])
+    for key in features.MODEL_NUMERIC_FEATURES + (features.FARE,)
   }
-  for key in features.NUMERIC_FEATURES:
+  for key in features.MODEL_NUMERIC_FEATURES:
     outputs[features.missing_indicator_name(key)] = _missing_indicator(
       present[key]
     )
@@ -92,12 +93,13 @@ def preprocessing_fn(inputs):  # Called by TFX Transform.
       vocab_filename=key,
     )
 
-  category, bucketized = features.CROSSED_FEATURES
-  outputs[features.CROSS_NAME] = (
-    outputs[features.transformed_name(category)]
-    * (features.BUCKET_COUNTS[bucketized] + 1)
-    + outputs[features.bucket_name(bucketized)]
-  )
+  if features.USES_CROSS:
+    category, bucketized = features.CROSSED_FEATURES
+    outputs[features.CROSS_NAME] = (
+      outputs[features.transformed_name(category)]
+      * (features.BUCKET_COUNTS[bucketized] + 1)
+      + outputs[features.bucket_name(bucketized)]
+    )
 
   if features.TIPS in inputs:  # Absent at serving time.
     tips = _to_dense(_present_float(inputs[features.TIPS]), 0.0)

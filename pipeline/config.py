@@ -7,6 +7,7 @@ from typing import Optional, Tuple, Union
 from tfx import v1 as tfx
 
 import schema
+from components import quality_analysis
 from core import names
 
 # The user code TFX loads from module files (Transform, Trainer).
@@ -23,6 +24,12 @@ class QualityGate:
   min_f1: float = 0.80
   # How much AUC a candidate may lose against the last blessed model.
   max_auc_drop: float = 0.01
+  # (metric, baseline) pairs on which no baseline may beat the candidate
+  # (model_analysis): AUC and log loss against the simple trained baseline,
+  # F1 at the exported threshold against the rule.
+  beat_baselines: Tuple[Tuple[str, str], ...] = quality_analysis.DEFAULT_GATE
+  # How much worse than a baseline a candidate may be on those metrics.
+  baseline_tolerance: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +56,10 @@ class PipelineConfig:
     (names.TEST_SPLIT, 1),
   )
   quality_gate: QualityGate = QualityGate()
+  # The rule baseline: "a big tip exactly when FEATURE == VALUE".
+  rule_baseline: Tuple[str, str] = ('payment_type', 'Credit Card')
+  # model_analysis's feature report (it retrains the trees once per feature).
+  feature_report: bool = True
   # Gate on the last blessed model too; False where the orchestrator cannot
   # resolve artifacts of earlier runs (Kubeflow Pipelines' own backend).
   compare_with_blessed_model: bool = True

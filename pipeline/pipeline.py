@@ -9,7 +9,10 @@ import os
 from tfx import v1 as tfx
 
 from components import atomic_pusher
+from components.baseline_trainer import BaselineTrainer
 from components.data_gate import DataGate
+from components.model_analysis import ModelAnalysis
+from components.model_quality import AnalysisSettings
 from components.stratified_example_gen import stratified_csv_example_gen
 from core import metadata_uri, names
 from models import features
@@ -97,9 +100,33 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     eval_config=make_eval_config(config.quality_gate),
   ).with_id(names.EVALUATOR)
 
+  # The simple trained baseline, and the analysis that gates the candidate
+  # against every baseline on top of the Evaluator's verdict.
+  baseline_trainer = BaselineTrainer(examples=examples).with_id(
+    names.BASELINE_TRAINER
+  )
+  baseline_trainer.add_upstream_node(data_gate)
+  rule_feature, rule_value = config.rule_baseline
+  model_analysis = ModelAnalysis(
+    examples=examples,
+    model=model,
+    baseline_model=baseline_trainer.outputs[names.BASELINE_MODEL],
+    evaluator_blessing=evaluator.outputs[names.BLESSING],
+    production_model=(
+      baseline_resolver.outputs[names.MODEL] if baselines else None
+    ),
+    settings=AnalysisSettings(
+      rule_feature=rule_feature,
+      rule_value=rule_value,
+      gate=config.quality_gate.beat_baselines,
+      tolerance=config.quality_gate.baseline_tolerance,
+      feature_report=config.feature_report,
+    ).to_json(),
+  ).with_id(names.MODEL_ANALYSIS)
+
   pusher = tfx.components.Pusher(
     model=model,
-    model_blessing=evaluator.outputs[names.BLESSING],
+    model_blessing=model_analysis.outputs[names.BLESSING],
     push_destination=tfx.proto.PushDestination(
       filesystem=tfx.proto.PushDestination.Filesystem(
         base_directory=config.serving_model_dir
@@ -122,6 +149,8 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
       trainer,
       *baselines,
       evaluator,
+      baseline_trainer,
+      model_analysis,
       pusher,
     ],
     enable_cache=config.enable_cache,

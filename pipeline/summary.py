@@ -1,6 +1,8 @@
 """What a run did, read back from ML Metadata and its artifacts."""
 
 import dataclasses
+import json
+import os
 from typing import Dict, List, Optional
 
 import tensorflow_model_analysis as tfma
@@ -18,10 +20,19 @@ from pipeline.eval_config import DECISION
 class RunSummary:
   rows_per_split: Dict[str, int] = dataclasses.field(default_factory=dict)
   anomalies: List[data_gate.Anomaly] = dataclasses.field(default_factory=list)
-  # Slice name -> metric name -> value, on the Evaluator's split.
-  metrics: Dict[str, Dict[str, float]] = dataclasses.field(default_factory=dict)
+  # Slice name -> metric name -> value, on the Evaluator's split, slices in
+  # order (numbers numerically); an undefined AUC (no positives or no
+  # negatives in the slice) is None.
+  metrics: Dict[str, Dict[str, Optional[float]]] = dataclasses.field(
+    default_factory=dict
+  )
   validation_failures: List[str] = dataclasses.field(default_factory=list)
+  # The Evaluator's verdict, and the final one (model_analysis: the
+  # Evaluator's and the gate against the baselines).
+  evaluator_blessed: Optional[bool] = None
   blessed: Optional[bool] = None
+  # model_analysis.json (docs/model_quality.md), when model_analysis ran.
+  model_analysis: Optional[dict] = None
   pushed_to: Optional[str] = None
   cached_nodes: List[str] = dataclasses.field(default_factory=list)
 
@@ -67,6 +78,27 @@ def slice_name(slice_key) -> str:
   return ', '.join(f'{k}={v}' for k, v in slice_key) or 'overall'
 
 
+def slice_order(slice_key) -> tuple:
+  """Overall first, then by feature; numbers numerically (hour 2 before
+  10), then text."""
+  return tuple(
+    (k, (0, v, '') if isinstance(v, (int, float)) else (1, 0, str(v)))
+    for k, v in slice_key
+  )
+
+
+def _without_undefined_auc(values: Dict[str, float]) -> dict:
+  """TFMA reports AUC 0 for a slice of one class, where it is undefined."""
+  if values.get('mean_label') in (0.0, 1.0) and 'auc' in values:
+    values['auc'] = None
+  return values
+
+
+def read_model_analysis(artifact) -> dict:
+  with open(os.path.join(artifact.uri, names.MODEL_ANALYSIS_FILE)) as f:
+    return json.load(f)
+
+
 def summarize(
   connection_config, pipeline_name: str, node_ids, since_seconds: float
 ) -> RunSummary:
@@ -98,13 +130,12 @@ def summarize(
 
   evaluation = outputs_by_node.get(names.EVALUATOR, {})
   for artifact in evaluation.get(names.EVALUATION, []):
+    by_slice = {}
     for metrics_for_slice in tfma.load_metrics(artifact.uri):
-      name = slice_name(
-        tfma.slicer.deserialize_slice_key(metrics_for_slice.slice_key)
-      )
-      summary.metrics.setdefault(name, {}).update(
-        _metric_values(metrics_for_slice)
-      )
+      key = tfma.slicer.deserialize_slice_key(metrics_for_slice.slice_key)
+      by_slice.setdefault(key, {}).update(_metric_values(metrics_for_slice))
+    for key in sorted(by_slice, key=slice_order):
+      summary.metrics[slice_name(key)] = _without_undefined_auc(by_slice[key])
     validation = tfma.load_validation_result(artifact.uri)
     for failure in validation.metric_validations_per_slice:
       for failed in failure.failures:
@@ -114,6 +145,14 @@ def summarize(
           f' fails {failed.message or "its threshold"}'
         )
   for artifact in evaluation.get(names.BLESSING, []):
+    summary.evaluator_blessed = bool(
+      artifact.get_int_custom_property(names.BLESSED)
+    )
+    summary.blessed = summary.evaluator_blessed
+  analysis = outputs_by_node.get(names.MODEL_ANALYSIS, {})
+  for artifact in analysis.get(names.ANALYSIS, []):
+    summary.model_analysis = read_model_analysis(artifact)
+  for artifact in analysis.get(names.BLESSING, []):
     summary.blessed = bool(artifact.get_int_custom_property(names.BLESSED))
 
   pusher = outputs_by_node.get(names.PUSHER, {})

@@ -98,3 +98,29 @@ def test_a_model_below_the_quality_gate_is_not_pushed_and_the_summary_says_why(
   assert not (tmp_path / 'serving').exists() or not os.listdir(
     tmp_path / 'serving'
   )
+
+
+def test_a_model_a_baseline_beats_is_not_pushed_and_the_summary_names_it(
+  tmp_path,
+):
+  # Two training steps: the Evaluator's own thresholds (lowered to nothing)
+  # pass, the trees and the rule win.
+  write_rows(tmp_path / 'data' / 'data.csv', sample_rows(400))
+  run = run_local_runner(
+    tmp_path / 'data',
+    tmp_path / 'work',
+    tmp_path / 'serving',
+    '--train-steps',
+    '2',
+    '--min-auc',
+    '0',
+    '--min-f1',
+    '0',
+    '--no-feature-report',
+  )
+  assert run.returncode == 0, run.output[-3000:]
+  assert 'threshold not met' not in run.output
+  assert 'gate auc vs simple: candidate ' in run.output
+  assert 'winner simple: FAILED' in run.output
+  assert 'model: NOT blessed (simple baseline beats it on ' in run.output
+  assert 'pushed to: nothing pushed' in run.output

@@ -1,5 +1,8 @@
 """The pipeline end to end on a small sample, through local_runner.py."""
 
+import glob
+import json
+
 import pytest
 import tensorflow as tf
 from ml_metadata import metadata_store
@@ -18,6 +21,8 @@ COMPONENTS = (
   names.TRANSFORM,
   names.TRAINER,
   names.EVALUATOR,
+  names.BASELINE_TRAINER,
+  names.MODEL_ANALYSIS,
   names.PUSHER,
 )
 
@@ -51,6 +56,75 @@ def test_run_completes_blesses_and_pushes(trained_pipeline):
     trained_pipeline.output
   )
   assert 'rows per split: train' in trained_pipeline.output
+
+
+def _model_analysis(run) -> dict:
+  (path,) = glob.glob(
+    str(
+      run.work_dir
+      / 'pipelines'
+      / names.TRAINING_PIPELINE
+      / names.MODEL_ANALYSIS
+      / names.ANALYSIS
+      / '*'
+      / names.MODEL_ANALYSIS_FILE
+    )
+  )
+  with open(path) as f:
+    return json.load(f)
+
+
+def test_model_analysis_has_the_documented_layout(trained_pipeline):
+  analysis = _model_analysis(trained_pipeline)
+  assert analysis['split'] == names.TEST_SPLIT
+  # The first run has no blessed model yet: four baselines, no production.
+  assert [b['name'] for b in analysis['baselines']] == [
+    names.CANDIDATE,
+    names.SIMPLE_BASELINE,
+    names.RULE_BASELINE,
+    names.ALWAYS_NO,
+  ]
+  rows = analysis['baselines'][0]['metrics']['rows']
+  assert 150 <= rows <= 250  # A tenth of the 2,000 sampled rows.
+  for baseline in analysis['baselines']:
+    assert set(baseline['metrics']) == {
+      'auc',
+      'log_loss',
+      'f1',
+      'precision',
+      'recall',
+      'accuracy',
+      'rows',
+    }
+  assert [(g['metric'], g['against']) for g in analysis['gate']] == [
+    ('auc', names.SIMPLE_BASELINE),
+    ('log_loss', names.SIMPLE_BASELINE),
+    ('f1', names.RULE_BASELINE),
+  ]
+  errors = analysis['error_analysis']
+  assert {e['kind'] for e in errors} == {'slice', 'tag', 'found'}
+  cash = next(e for e in errors if e['name'] == 'payment_type=Cash')
+  assert cash['candidate_auc'] is None  # No positives: undefined.
+  assert {f['feature'] for f in analysis['features']} >= {'fare', 'company'}
+  assert set(analysis['label_consistency']) == {'train', 'eval', 'test'}
+  assert analysis['blessed'] is True
+
+
+def test_summary_prints_baselines_gate_and_error_analysis(trained_pipeline):
+  output = trained_pipeline.output
+  for name in ('candidate', 'simple', 'rule', 'always_no'):
+    assert f'\n  {name} ' in output, name
+  assert 'gate auc vs simple: candidate ' in output
+  assert 'gate f1 vs rule: candidate ' in output
+  assert 'error analysis (top ' in output
+  assert 'payment_type=Cash' in output
+  assert 'undefined' in output  # AUC of the cash slice, not 0.000.
+  hours = [
+    int(line.split('trip_start_hour=')[1].split()[0])
+    for line in output.splitlines()
+    if line.startswith('  trip_start_hour=')
+  ]
+  assert hours == sorted(hours) and len(hours) > 3
 
 
 def test_metadata_holds_one_execution_per_component(trained_pipeline):
@@ -89,7 +163,7 @@ def test_pushed_model_is_one_complete_version_that_predicts(trained_pipeline):
 
 # Rerunning evaluates the model again, now against the blessed baseline the
 # first run produced (a new input, so no cache hit); it pushes nothing new.
-REEVALUATED = (names.EVALUATOR, names.PUSHER)
+REEVALUATED = (names.EVALUATOR, names.MODEL_ANALYSIS, names.PUSHER)
 
 
 @pytest.mark.e2e
