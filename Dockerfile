@@ -23,6 +23,7 @@ RUN pip install --no-cache-dir \
 # The project itself, without touching the base image's TFX stack.
 COPY setup.py ./
 COPY components ./components
+COPY core ./core
 COPY models ./models
 COPY pipeline ./pipeline
 COPY serving ./serving
