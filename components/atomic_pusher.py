@@ -24,6 +24,11 @@ from core import model_versions
 STAGING_PREFIX = '.staging-'
 
 
+class PushError(RuntimeError):
+  """A push that failed and left nothing behind; the message is one line:
+  what failed, where, and how much room the model needs."""
+
+
 def next_version(base_directory: str) -> int:
   """A Unix-time version, above any version already there."""
   existing = model_versions.versions(base_directory)
@@ -47,13 +52,36 @@ def same_model(first: str, second: str) -> bool:
   return not mismatch and not errors
 
 
+def _size(directory: str) -> int:
+  return sum(
+    os.path.getsize(os.path.join(directory, name)) for name in _files(directory)
+  )
+
+
+def _megabytes(size: int) -> str:
+  return f'{size / 1e6:.1f} MB'
+
+
+def _copy(model_dir: str, staging: str) -> None:
+  """Copies file by file and stops at the first error (shutil.copytree
+  would go on and report a list of every file that failed)."""
+  for root, dirs, files in os.walk(model_dir):
+    target_root = os.path.join(staging, os.path.relpath(root, model_dir))
+    os.makedirs(target_root, exist_ok=True)
+    for name in dirs:
+      os.makedirs(os.path.join(target_root, name), exist_ok=True)
+    for name in files:
+      shutil.copy2(os.path.join(root, name), os.path.join(target_root, name))
+
+
 def publish(model_dir: str, base_directory: str) -> str:
   """Copies `model_dir` to `<base_directory>/<new version>` atomically.
 
   Returns the version directory. When the latest version already is this
   model (a rerun that re-blessed it), returns that version instead of
   serving a duplicate. Leftover staging directories of killed pushes are
-  removed first.
+  removed first. On failure (a full disk, no permission) the staging
+  directory is removed at once and PushError says what failed.
   """
   os.makedirs(base_directory, exist_ok=True)
   for name in os.listdir(base_directory):
@@ -64,9 +92,18 @@ def publish(model_dir: str, base_directory: str) -> str:
     return latest
   version = next_version(base_directory)
   staging = os.path.join(base_directory, f'{STAGING_PREFIX}{version}')
-  shutil.copytree(model_dir, staging)
   target = os.path.join(base_directory, str(version))
-  os.rename(staging, target)  # Atomic on one POSIX filesystem.
+  try:
+    _copy(model_dir, staging)
+    os.rename(staging, target)  # Atomic on one POSIX filesystem.
+  except OSError as e:
+    # Now, not at the next push: a partial copy would keep the disk full.
+    shutil.rmtree(staging, ignore_errors=True)
+    reason = os.strerror(e.errno).lower() if e.errno else str(e)
+    raise PushError(
+      f'push to {base_directory} failed: {reason} '
+      f'(needs {_megabytes(_size(model_dir))})',
+    ) from None
   return target
 
 
