@@ -103,6 +103,8 @@ def test_report_round_trips_and_prints(tmp_path):
     'feature_skew': 0,
     'distribution_skew': 1,
     'drift': 0,
+    'model_quality': 0,
+    'concept_drift': 0,
   }
   assert skew_detection.read_findings(report) == findings
   table = skew_detection.format_table(findings)
