@@ -3,7 +3,7 @@
     python continuous_runner.py --data-root SPANS [--work-dir DIR]
         [--serving-model-dir DIR] [--window N] [--metadata-uri URI]
         [--alert-webhook URL] [--metrics-textfile PATH]
-        [--train-steps N] [--min-auc X] [--min-f1 X]
+        [--train-steps N] [--min-auc X] [--min-f1 X] [--baseline-tolerance X]
 
 --data-root holds labelled spans: span-1/, span-2/, ... of CSV files with
 the training columns (tips included). With no model pushed yet, the cycle
@@ -89,6 +89,13 @@ def parse_args(argv):
   gate = QualityGate()
   parser.add_argument('--min-auc', type=float, default=gate.min_auc)
   parser.add_argument('--min-f1', type=float, default=gate.min_f1)
+  parser.add_argument(
+    '--baseline-tolerance',
+    type=float,
+    default=gate.baseline_tolerance,
+    help='how much a candidate may trail a baseline and still be pushed '
+    '(default: %(default)s)',
+  )
   runner_flags.add_beam_flags(parser, default_workers=1)
   args = parser.parse_args(argv)
   runner_flags.check_beam_flags(parser, args)
@@ -118,7 +125,11 @@ def build_config(args) -> cycle.CycleConfig:
     model_name=args.model_name,
     window=args.window,
     train_steps=args.train_steps,
-    quality_gate=QualityGate(min_auc=args.min_auc, min_f1=args.min_f1),
+    quality_gate=QualityGate(
+      min_auc=args.min_auc,
+      min_f1=args.min_f1,
+      baseline_tolerance=args.baseline_tolerance,
+    ),
     alert_webhook=args.alert_webhook,
     metrics_textfile=os.path.abspath(
       args.metrics_textfile

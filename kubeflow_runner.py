@@ -87,6 +87,13 @@ def parse_args(argv):
     default=gate.min_f1,
     help=f'F1 needed to push (default: {gate.min_f1})',
   )
+  parser.add_argument(
+    '--baseline-tolerance',
+    type=float,
+    default=gate.baseline_tolerance,
+    help='how much a candidate may trail a baseline and still be pushed '
+    f'(default: {gate.baseline_tolerance})',
+  )
   # One worker per CPU by default: each pod runs one component.
   runner_flags.add_beam_flags(parser, default_workers=0)
   parser.add_argument(
@@ -141,7 +148,9 @@ def build_config(args) -> config_lib.PipelineConfig:
       default=json.dumps({'num_steps': args.train_steps}),
     ),
     quality_gate=config_lib.QualityGate(
-      min_auc=args.min_auc, min_f1=args.min_f1
+      min_auc=args.min_auc,
+      min_f1=args.min_f1,
+      baseline_tolerance=args.baseline_tolerance,
     ),
     compare_with_blessed_model=args.target == 'vertex',
     beam_pipeline_args=runner_flags.beam_args_of(args),

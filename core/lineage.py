@@ -381,6 +381,11 @@ def model_lineage(
   anomalies, validator_id = _consumer_output(store, statistics, names.ANOMALIES)
   inferred, _ = _consumer_output(store, statistics, names.SCHEMA)
   evaluator_id = _producer(store, blessing)
+  # The Pusher's blessing comes from model_analysis, which gates on the
+  # Evaluator's blessing: follow that back to the Evaluator.
+  evaluator_blessing = _inputs(store, evaluator_id).get('evaluator_blessing')
+  if evaluator_blessing:
+    evaluator_id = _producer(store, evaluator_blessing[-1])
   evaluator_inputs = _inputs(store, evaluator_id)
   evaluation = _outputs(store, evaluator_id).get(names.EVALUATION, [None])[-1]
   baseline = evaluator_inputs.get('baseline_model', [None])[-1]
