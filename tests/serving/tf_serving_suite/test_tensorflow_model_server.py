@@ -16,6 +16,7 @@ import sys
 import time
 
 import tensorflow as tf
+import tf_keras
 
 from tests.serving.conftest import REPO_ROOT, in_process_server, wait_until
 from tests.serving.tf_serving_suite.conftest import (
@@ -278,9 +279,11 @@ def test_tf_saved_model_save_multiple_signatures(tmp_path):
 
 def test_sequential_keras_saved_model_save(tmp_path):
   """test_sequential_keras_saved_model_save: batch input [[2.0]]."""
-  model = tf.keras.models.Sequential()
-  model.add(tf.keras.layers.Input(dtype='float32', shape=(1,), name='x'))
-  model.add(tf.keras.layers.Lambda(lambda x: x, name='y'))
+  # Keras 2 (tf_keras, as the project pins), the Keras upstream's test was
+  # written for: its SavedModel names the input after the Input layer.
+  model = tf_keras.models.Sequential()
+  model.add(tf_keras.layers.Input(dtype='float32', shape=(1,), name='x'))
+  model.add(tf_keras.layers.Lambda(lambda x: x, name='y'))
   base_path = tmp_path / 'keras_sequential_saved_model_save'
   tf.saved_model.save(model, str(base_path / '00000123'))
   with _serve(base_path, tmp_path) as (_, url):
