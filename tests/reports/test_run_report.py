@@ -142,9 +142,11 @@ def _record_model_analysis(store, directory, analysis) -> None:
   execution_type = store.put_execution_type(
     metadata_store_pb2.ExecutionType(name='ModelAnalysis')
   )
-  context_type = store.get_context_type(lineage.NODE_CONTEXT_TYPE)
-  context = metadata_store_pb2.Context(
-    type_id=context_type.id,
+  # The run's own model_analysis node context, when the run had one.
+  context = lineage.node_context(
+    store, names.TRAINING_PIPELINE, names.MODEL_ANALYSIS
+  ) or metadata_store_pb2.Context(
+    type_id=store.get_context_type(lineage.NODE_CONTEXT_TYPE).id,
     name=f'{names.TRAINING_PIPELINE}.{names.MODEL_ANALYSIS}',
   )
   event = metadata_store_pb2.Event(type=metadata_store_pb2.Event.OUTPUT)
