@@ -6,6 +6,7 @@ verdict and, on top of it, the gate against the baselines."""
 import json
 import os
 
+import tensorflow as tf
 from tfx.v1.dsl.components import (
   InputArtifact,
   OutputArtifact,
@@ -28,10 +29,9 @@ BLESSED_FILE, NOT_BLESSED_FILE = 'BLESSED', 'NOT_BLESSED'
 
 
 def write_blessing(blessing, model, blessed: bool) -> None:
-  with open(
-    os.path.join(blessing.uri, BLESSED_FILE if blessed else NOT_BLESSED_FILE),
-    'w',
-  ):
+  tf.io.gfile.makedirs(blessing.uri)
+  marker = BLESSED_FILE if blessed else NOT_BLESSED_FILE
+  with tf.io.gfile.GFile(os.path.join(blessing.uri, marker), 'w'):
     pass
   blessing.set_int_custom_property(names.BLESSED, int(blessed))
   blessing.set_string_custom_property('current_model', model.uri)
@@ -73,6 +73,10 @@ def ModelAnalysis(  # A TFX component.
   document['blessed'] = evaluator_blessed and all(
     row['passed'] for row in document['gate']
   )
-  with open(os.path.join(analysis.uri, names.MODEL_ANALYSIS_FILE), 'w') as f:
+  # Kubeflow's launcher does not create output directories; gfile also
+  # writes to gs:// and s3://.
+  tf.io.gfile.makedirs(analysis.uri)
+  path = os.path.join(analysis.uri, names.MODEL_ANALYSIS_FILE)
+  with tf.io.gfile.GFile(path, 'w') as f:
     json.dump(document, f, indent=2)
   write_blessing(blessing, model, document['blessed'])
