@@ -26,16 +26,25 @@ from core import names
 # What TFX's Evaluator writes on its blessing (Pusher reads `blessed`; the
 # blessed-model resolver reads `current_model_id`).
 BLESSED_FILE, NOT_BLESSED_FILE = 'BLESSED', 'NOT_BLESSED'
+CURRENT_MODEL_ID = 'current_model_id'
 
 
-def write_blessing(blessing, model, blessed: bool) -> None:
+def write_blessing(blessing, model, evaluator_blessing, blessed: bool) -> None:
+  """Writes the blessing as the Evaluator writes its own, naming the model
+  the way the Evaluator's blessing names it: its MLMD id under TFX's
+  orchestrators, its artifact name under Kubeflow (whose entrypoint rewrites
+  the id for the Evaluator only; a hashed id would match no artifact)."""
   tf.io.gfile.makedirs(blessing.uri)
   marker = BLESSED_FILE if blessed else NOT_BLESSED_FILE
   with tf.io.gfile.GFile(os.path.join(blessing.uri, marker), 'w'):
     pass
   blessing.set_int_custom_property(names.BLESSED, int(blessed))
   blessing.set_string_custom_property('current_model', model.uri)
-  blessing.set_int_custom_property('current_model_id', model.id)
+  model_id = evaluator_blessing.get_custom_property(CURRENT_MODEL_ID)
+  if isinstance(model_id, int):
+    blessing.set_int_custom_property(CURRENT_MODEL_ID, model_id)
+  else:
+    blessing.set_string_custom_property(CURRENT_MODEL_ID, str(model_id))
 
 
 @component
@@ -79,4 +88,4 @@ def ModelAnalysis(  # A TFX component.
   path = os.path.join(analysis.uri, names.MODEL_ANALYSIS_FILE)
   with tf.io.gfile.GFile(path, 'w') as f:
     json.dump(document, f, indent=2)
-  write_blessing(blessing, model, document['blessed'])
+  write_blessing(blessing, model, evaluator_blessing, document['blessed'])
