@@ -612,7 +612,9 @@ def encode_predict_response(
   rows = (
     '{'
     + ','.join(
-      keys[name] + _write_tensor(outputs[name][row], writers[name])
+      # `[row, ...]` keeps a 0-d array where `[row]` of a 1-D string output
+      # (dtype object) would give a bare bytes object.
+      keys[name] + _write_tensor(outputs[name][row, ...], writers[name])
       for name in names
     )
     + '}'

@@ -245,6 +245,19 @@ def test_string_outputs_and_bytes_suffix():
   )
 
 
+def test_row_response_with_a_string_output_beside_a_number():
+  # The forwarded-key pattern: serving_with_id returns the id beside the
+  # probability, and TensorFlow hands string outputs over as dtype object.
+  outputs = {
+    'probability': np.array([0.25, 0.75], dtype=np.float32),
+    'trip_id': np.array([b'a', b'b'], dtype=object),
+  }
+  assert json_codec.encode_predict_response(outputs, 'row') == (
+    '{"predictions":[{"probability":0.25,"trip_id":"a"},'
+    '{"probability":0.75,"trip_id":"b"}]}'
+  )
+
+
 def test_row_response_with_inconsistent_batch_sizes_is_an_error():
   outputs = {'a': np.zeros(2, np.float32), 'b': np.zeros(3, np.float32)}
   assert (
