@@ -3,6 +3,7 @@
     python continuous_runner.py --data-root SPANS [--work-dir DIR]
         [--serving-model-dir DIR] [--window N] [--metadata-uri URI]
         [--alert-webhook URL] [--metrics-textfile PATH]
+        [--request-log DIR --labels PATH]
         [--train-steps N] [--min-auc X] [--min-f1 X] [--baseline-tolerance X]
 
 --data-root holds labelled spans: span-1/, span-2/, ... of CSV files with
@@ -19,6 +20,14 @@ monitoring reports and the pushed version; the decision and each finding
 are posted to --alert-webhook (Alertmanager webhook JSON), the newest
 span's scores written as Prometheus gauges (--metrics-textfile, default
 <work-dir>/metrics/<model name>_monitoring.prom). See docs/monitoring.md.
+
+Process labeling: with --request-log (the server's request-log directory;
+clients send trip_id through the serving_with_id signature) and --labels
+(CSV or JSON lines of trip_id, tips, fare and any training column the
+server is not sent; a directory of such files), the cycle first joins the
+two and writes the newly labelled requests as the next span, span-<N+1>/,
+then checks it as any other span. Unmatched requests and labels,
+duplicates and conflicting labels are counted in the summary.
 
 Exit status: 0 the cycle completed (retrained or not: the summary says
 which), 1 a run failed or the data was refused, 2 bad usage.
@@ -85,6 +94,16 @@ def parse_args(argv):
     help='Prometheus gauges for node_exporter (default: '
     '<work-dir>/metrics/<model name>_monitoring.prom)',
   )
+  parser.add_argument(
+    '--request-log',
+    help='process labeling: the request-log directory to join with --labels '
+    'into the next span',
+  )
+  parser.add_argument(
+    '--labels',
+    help='process labeling: feedback labels (CSV / JSON lines of trip_id, '
+    'tips, fare, ...; or a directory of them)',
+  )
   parser.add_argument('--train-steps', type=int, default=3000)
   gate = QualityGate()
   parser.add_argument('--min-auc', type=float, default=gate.min_auc)
@@ -101,6 +120,8 @@ def parse_args(argv):
   runner_flags.check_beam_flags(parser, args)
   if not os.path.isdir(args.data_root):
     parser.error(f'--data-root {args.data_root!r} is not a directory')
+  if bool(args.request_log) != bool(args.labels):
+    parser.error('--request-log and --labels go together (process labeling)')
   if args.train_steps < 1:
     parser.error('--train-steps must be at least 1')
   if args.alert_webhook and not args.alert_webhook.startswith(
@@ -136,6 +157,8 @@ def build_config(args) -> cycle.CycleConfig:
       or os.path.join(work_dir, 'metrics', f'{args.model_name}_monitoring.prom')
     ),
     beam_pipeline_args=runner_flags.beam_args_of(args),
+    request_log=args.request_log and os.path.abspath(args.request_log),
+    labels=args.labels and os.path.abspath(args.labels),
   )
 
 

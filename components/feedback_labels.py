@@ -150,7 +150,7 @@ def join(rows: Iterable[dict], labels: Labels) -> Join:
     if trip_id in (None, ''):
       without_id += 1
       continue
-    trip_id = _id_text(trip_id)
+    trip_id = id_text(trip_id)
     if trip_id in joined_ids:
       duplicates += 1
       continue
@@ -171,7 +171,7 @@ def join(rows: Iterable[dict], labels: Labels) -> Join:
   )
 
 
-def _id_text(value) -> str:
+def id_text(value) -> str:
   """An id as the label files write it (JSON may carry 17 as 17.0)."""
   if isinstance(value, float) and value.is_integer():
     return str(int(value))

@@ -13,9 +13,9 @@ from typing import Callable, List, Optional, Tuple
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components import skew_detection
+from components import serving_rows, skew_detection
 from components.skew_report import MonitoringReport
-from continuous import alerts, decision, spans
+from continuous import alerts, decision, process_labeling, spans
 from core import lineage, metadata_uri, model_versions, names
 from monitoring.config import MonitoringPipelineConfig, ServingData
 from monitoring.pipeline import create_monitoring_pipeline
@@ -43,6 +43,10 @@ class CycleConfig:
   alert_webhook: Optional[str] = None
   metrics_textfile: Optional[str] = None
   beam_pipeline_args: Tuple[str, ...] = ()
+  # Process labeling: the server's request log and the feedback labels,
+  # joined into the next span before the cycle looks at the spans.
+  request_log: Optional[str] = None
+  labels: Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -57,9 +61,12 @@ class Outcome:
   # (span name, monitoring report) of each span checked.
   reports: List[Tuple[str, dict]] = dataclasses.field(default_factory=list)
   alert_status: Optional[str] = None
+  harvest: Optional[process_labeling.Harvest] = None
 
   def summary(self) -> str:
     lines = [f'Decision: {self.action}', f'  {self.reason}']
+    if self.harvest:
+      lines.append(f'  {self.harvest.summary()}')
     for span, report in self.reports:
       counts = {k: v for k, v in report['counts'].items() if v}
       lines.append(
@@ -264,7 +271,22 @@ def _monitor(
 
 
 def run_cycle(config: CycleConfig, run: Runner) -> Outcome:
-  """One cycle; raises spans.SpanError for unreadable spans (usage)."""
+  """One cycle; raises spans.SpanError for unreadable spans, request logs
+  or labels (usage)."""
+  harvest = None
+  if config.request_log:
+    try:
+      harvest = process_labeling.harvest(
+        config.request_log, config.labels, config.data_root
+      )
+    except serving_rows.UnreadableInput as e:
+      raise spans.SpanError(str(e)) from None
+  outcome = _cycle(config, run)
+  outcome.harvest = harvest
+  return outcome
+
+
+def _cycle(config: CycleConfig, run: Runner) -> Outcome:
   all_spans = spans.spans(config.data_root)
   names_of = [os.path.basename(s) for s in all_spans]
   store = _store(config.metadata_uri)

@@ -172,8 +172,11 @@ class MonitoringRun:
   returncode: int
 
 
-def write_request_log(log_dir: pathlib.Path, rows, model_version: int):
-  """Logs each row as one predict request with the server's own writer."""
+def write_request_log(
+  log_dir: pathlib.Path, rows, model_version: int, with_ids: bool = False
+):
+  """Logs each row as one predict request with the server's own writer
+  (with_ids: as a serving_with_id request, the trip id beside the features)."""
   logger = request_log.RequestLogger(str(log_dir), flush_seconds=0.05)
   request_ids = []
   for index, row in enumerate(rows):
@@ -183,13 +186,15 @@ def write_request_log(log_dir: pathlib.Path, rows, model_version: int):
       else (float(row[name]) if row[name] else None)
       for name in features.SERVING_FEATURES
     }
+    if with_ids:
+      instance[features.TRIP_ID] = row[features.TRIP_ID]
     request_ids.append(f'request-{index:05d}')
     logger.log(
       request_log.LoggedRequest(
         timestamp=1_777_000_000 + index * 0.01,
         model_name='taxi',
         model_version=model_version,
-        signature_name='serving_default',
+        signature_name='serving_with_id' if with_ids else 'serving_default',
         method='predict',
         request_id=request_ids[-1],
         instances=[instance],

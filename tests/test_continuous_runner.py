@@ -12,10 +12,12 @@ import sys
 import time
 
 import pytest
+import requests
 from ml_metadata import metadata_store
 
 from continuous import cycle
 from core import metadata_uri, model_versions
+from models import features
 from tests.conftest import (
   E2E_ARGS,
   E2E_ROWS,
@@ -24,6 +26,7 @@ from tests.conftest import (
   sample_rows,
   write_rows,
 )
+from tests.serving.conftest import server_args, subprocess_server, wait_until
 
 pytestmark = pytest.mark.e2e
 SPAN_ROWS = 2000
@@ -228,3 +231,61 @@ def test_new_payment_type_is_refused_and_nothing_pushed(
     'first_push',
     'refuse',
   ]
+
+
+def _with_id(row):
+  """A client's serving_with_id instance: the features and the trip id."""
+  instance = {
+    name: row[name]
+    if name in features.STRING_FEATURES
+    else (float(row[name]) if row[name] else None)
+    for name in features.SERVING_FEATURES
+  }
+  instance[features.TRIP_ID] = row[features.TRIP_ID]
+  return instance
+
+
+def test_process_labeling_turns_served_requests_and_feedback_into_a_span(
+  first_cycle, new_rows, tmp_path
+):
+  """The served model answers serving_with_id requests; the feedback labels
+  arrive later; the cycle joins them into span-2 and checks it."""
+  root = tmp_path / 'loop'
+  shutil.copytree(first_cycle, root)
+  log_dir = root / 'request_logs'
+  with subprocess_server(server_args(root / 'serving', log_dir)) as (_, url):
+    for start in range(0, len(new_rows), 200):
+      response = requests.post(
+        f'{url}/v1/models/taxi:predict',
+        data=json.dumps(
+          {
+            'signature_name': 'serving_with_id',
+            'instances': [_with_id(r) for r in new_rows[start : start + 200]],
+          }
+        ),
+        timeout=60,
+      )
+      assert response.status_code == 200, response.text
+  wait_until(lambda: len(list(log_dir.glob('requests-*.jsonl'))), timeout=10)
+  feedback = [
+    {c: r[c] for c in ('trip_id', 'tips', 'fare', 'trip_start_timestamp')}
+    for r in new_rows
+  ]
+  write_rows(root / 'feedback' / 'labels.csv', feedback)
+  before = model_versions.versions(str(root / 'serving'))
+  status, output = _run(
+    root, '--request-log', str(log_dir), '--labels', str(root / 'feedback')
+  )
+  assert status == 0, output[-5000:]
+  assert (
+    f'Process labeling: requests {SPAN_ROWS}, label rows {SPAN_ROWS}, '
+    f'joined {SPAN_ROWS}, already in a span 0; wrote span-2.'
+  ) in output
+  harvested = read_rows(root / 'spans' / 'span-2' / 'harvested.csv')
+  assert [r['trip_id'] for r in harvested] == [r['trip_id'] for r in new_rows]
+  [report_path] = (root / 'work' / 'continuous' / 'reports').glob('span-2*')
+  report = json.loads(report_path.read_text())
+  assert report['labels']['joined'] == SPAN_ROWS
+  assert report['findings'] == []
+  assert 'Decision: nothing' in output
+  assert model_versions.versions(str(root / 'serving')) == before

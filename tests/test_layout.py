@@ -30,7 +30,14 @@ ALLOWED = {
   'kfp_local': set(),
   'components': {'core', 'models'},
   # One cycle of continuous training runs both pipelines.
-  'continuous': {'components', 'core', 'models', 'monitoring', 'pipeline'},
+  'continuous': {
+    'components',
+    'core',
+    'models',
+    'monitoring',
+    'pipeline',
+    'schema',
+  },
   # The lineage CLI and the reports read the server's request log too.
   'lineage': {'core', 'serving'},
   'reports': {'core', 'models', 'serving'},

@@ -101,3 +101,52 @@ def test_rest_predictions_match_the_models_own_signature(
   assert status['model_version_status'][0]['state'] == 'AVAILABLE'
   records = wait_until(lambda: list(read_records(str(log_dir))), timeout=10)
   assert len(records) == 3 * len(instances)
+
+
+def test_ids_travel_through_serving_with_id_and_into_the_request_log(
+  trained_pipeline, tmp_path
+):
+  """The forwarded-key pattern over REST: a client with ids names the
+  signature, gets each id back beside its probability, and the request log
+  keeps the id for the label join."""
+  rows = read_rows()[:20]
+  instances = [
+    dict(_instance(r), **{features.TRIP_ID: r[features.TRIP_ID]})
+    for r in rows
+  ]
+  log_dir = tmp_path / 'logs'
+  model_dir = trained_pipeline.serving_model_dir
+  with subprocess_server(server_args(model_dir, log_dir)) as (_, url):
+    plain = requests.post(
+      f'{url}/v1/models/taxi:predict',
+      data=json.dumps({'instances': [_instance(r) for r in rows]}),
+      timeout=30,
+    )
+    with_ids = requests.post(
+      f'{url}/v1/models/taxi:predict',
+      data=json.dumps(
+        {'signature_name': 'serving_with_id', 'instances': instances}
+      ),
+      timeout=30,
+    )
+  assert with_ids.status_code == 200, with_ids.text
+  predictions = with_ids.json()['predictions']
+  assert [p[features.TRIP_ID] for p in predictions] == [
+    r[features.TRIP_ID] for r in rows
+  ]
+  np.testing.assert_allclose(
+    [p['probability'] for p in predictions],
+    plain.json()['predictions'],
+    atol=1e-6,
+  )
+  records = wait_until(lambda: list(read_records(str(log_dir))), timeout=10)
+  logged = sorted(
+    (r for r in records if r['signature_name'] == 'serving_with_id'),
+    key=lambda r: r['instance_index'],
+  )
+  assert [r['features'][features.TRIP_ID] for r in logged] == [
+    r[features.TRIP_ID] for r in rows
+  ]
+  assert [r['outputs'][features.TRIP_ID] for r in logged] == [
+    r[features.TRIP_ID] for r in rows
+  ]
