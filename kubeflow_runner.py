@@ -10,17 +10,25 @@ in the Kubeflow Pipelines UI) and next to it <name>_job.json, the full
 PipelineJob for Vertex AI Pipelines. The run form offers `data_root` and
 `train_args` (TrainArgs JSON, e.g. {"num_steps": 500}).
 
-Compiling packages models/ into a wheel under <pipeline root>/_wheels, so the
-pipeline root must be writable from here (gcloud / AWS credentials for
-gs:// and s3://). See docs/kubeflow.md.
+Compiling is offline: the components import the user code (models/) from
+the project installed in the image, by module path, and a fingerprint of
+that code enters Transform's and the Trainer's cache keys. Nothing is read
+from or written to the pipeline root. See docs/kubeflow.md.
 """
 
 import argparse
 import json
 import os
 import sys
+import warnings
 from typing import Dict
 
+# As local_runner.py: TensorFlow's C++ start-up lines and google-api-core's
+# Python-version notices would bury the one line compiling prints.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+warnings.filterwarnings('ignore', category=FutureWarning, module='google')
+
+# pylint: disable=wrong-import-position
 import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
@@ -155,6 +163,7 @@ def build_config(args) -> config_lib.PipelineConfig:
     compare_with_blessed_model=args.target == 'vertex',
     beam_pipeline_args=runner_flags.beam_args_of(args),
     enable_cache=not args.no_cache,
+    user_code_fingerprint=config_lib.user_code_fingerprint(),
   )
 
 

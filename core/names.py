@@ -99,3 +99,7 @@ PRODUCTION = 'production'
 SIMPLE_BASELINE = 'simple'
 RULE_BASELINE = 'rule'
 ALWAYS_NO = 'always_no'
+
+# The custom_config key of Transform and the Trainer that holds the user
+# code's fingerprint when they import it by module path (pipeline/config.py).
+USER_CODE_FINGERPRINT = 'user_code_fingerprint'

@@ -1,6 +1,7 @@
 """The pipeline's configuration: one frozen value built by each runner."""
 
 import dataclasses
+import hashlib
 import os
 from typing import Optional, Tuple, Union
 
@@ -14,6 +15,24 @@ from core import names
 MODELS_DIR = os.path.join(
   os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'models'
 )
+# The same functions by module path, importable wherever the project is
+# installed (the pipeline image): no wheel to build and ship.
+PREPROCESSING_FN = 'models.preprocessing.preprocessing_fn'
+RUN_FN = 'models.trainer.run_fn'
+
+
+def user_code_fingerprint(models_dir: str = MODELS_DIR) -> str:
+  """SHA-256 of the user code's sources (every .py under models/, by
+  relative path): what must change a cache key when the code changes."""
+  digest = hashlib.sha256()
+  for root, dirs, files in os.walk(models_dir):
+    dirs[:] = sorted(d for d in dirs if d != '__pycache__')
+    for name in sorted(f for f in files if f.endswith('.py')):
+      path = os.path.join(root, name)
+      digest.update(os.path.relpath(path, models_dir).encode() + b'\0')
+      with open(path, 'rb') as f:
+        digest.update(f.read() + b'\0')
+  return digest.hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +66,13 @@ class PipelineConfig:
   schema_dir: str = schema.SCHEMA_DIR
   transform_module: str = os.path.join(MODELS_DIR, 'preprocessing.py')
   trainer_module: str = os.path.join(MODELS_DIR, 'trainer.py')
+  # None: Transform and the Trainer load the module files above (TFX builds
+  # a wheel of models/ and writes it under the pipeline root). Set: they
+  # import PREPROCESSING_FN and RUN_FN from the installed project instead
+  # (the Kubeflow image has it; compiling is then offline), and this
+  # fingerprint of the code enters both components' cache keys through
+  # their custom_config, so changed code never reuses a cached result.
+  user_code_fingerprint: Optional[str] = None
   # Or a RuntimeParameter (ptype str) holding TrainArgs JSON such as
   # '{"num_steps": 3000}': one can only stand for a whole exec property.
   train_steps: Union[int, tfx.dsl.experimental.RuntimeParameter] = 3000

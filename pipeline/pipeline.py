@@ -16,7 +16,7 @@ from components.model_quality import AnalysisSettings
 from components.stratified_example_gen import stratified_csv_example_gen
 from core import metadata_uri, names
 from models import features
-from pipeline.config import PipelineConfig
+from pipeline.config import PREPROCESSING_FN, RUN_FN, PipelineConfig
 from pipeline.eval_config import make_eval_config
 
 STRATUM_FN = 'models.features.split_stratum'
@@ -26,6 +26,17 @@ def _train_args(train_steps):
   if isinstance(train_steps, tfx.dsl.experimental.RuntimeParameter):
     return train_steps  # TrainArgs JSON, set per run (see PipelineConfig).
   return tfx.proto.TrainArgs(splits=[names.TRAIN_SPLIT], num_steps=train_steps)
+
+
+def _user_code(config: PipelineConfig, module_file: str, **function_path):
+  """How Transform or the Trainer finds its user code: a module file, or a
+  module path with the code's fingerprint in its cache key."""
+  if config.user_code_fingerprint is None:
+    return {'module_file': module_file}
+  return dict(
+    function_path,
+    custom_config={names.USER_CODE_FINGERPRINT: config.user_code_fingerprint},
+  )
 
 
 def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
@@ -63,7 +74,9 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
   transform = tfx.components.Transform(
     examples=examples,
     schema=schema,
-    module_file=config.transform_module,
+    **_user_code(
+      config, config.transform_module, preprocessing_fn=PREPROCESSING_FN
+    ),
     # StatisticsGen already describes the raw data; skipping Transform's own
     # pre/post statistics halves its run time.
     disable_statistics=True,
@@ -74,7 +87,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
   transform.add_upstream_node(data_gate)
 
   trainer = tfx.components.Trainer(
-    module_file=config.trainer_module,
+    **_user_code(config, config.trainer_module, run_fn=RUN_FN),
     examples=transform.outputs[names.TRANSFORMED_EXAMPLES],
     transform_graph=transform.outputs[names.TRANSFORM_GRAPH],
     train_args=_train_args(config.train_steps),

@@ -6,6 +6,9 @@ import json
 import math
 import os
 import re
+import shutil
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -16,6 +19,7 @@ import local_runner
 from core import model_versions, names
 from kfp_local import launcher
 from models import features
+from pipeline import config as config_lib
 from pipeline.pipeline import create_pipeline
 from tests.conftest import (
   E2E_ARGS,
@@ -192,6 +196,80 @@ def test_compiling_twice_gives_identical_files(tmp_path):
   contents = [open(path, 'rb').read() for path in first]
   second = compile_package(str(tmp_path))
   assert [open(path, 'rb').read() for path in second] == contents
+
+
+def _network_namespaces_work() -> bool:
+  return (
+    subprocess.run(['unshare', '-n', 'true'], capture_output=True).returncode
+    == 0
+  )
+
+
+@pytest.mark.skipif(
+  not _network_namespaces_work(), reason='unshare -n is not permitted here'
+)
+@pytest.mark.parametrize(
+  'roots',
+  [
+    (),  # The defaults: gs://YOUR_BUCKET/...
+    ('--pipeline-root', 's3://bucket/tfx', '--data-root', 's3://bucket/data'),
+  ],
+)
+def test_compiling_needs_no_network_and_writes_only_the_package(
+  tmp_path, roots
+):
+  output = tmp_path / 'taxi_pipeline.yaml'
+  result = subprocess.run(
+    [
+      'unshare',
+      '-n',
+      sys.executable,
+      str(PROJECT_DIR / 'kubeflow_runner.py'),
+      '--output',
+      str(output),
+      *roots,
+    ],
+    capture_output=True,
+    text=True,
+    cwd=tmp_path,
+    timeout=600,
+    check=False,
+  )
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert sorted(p.name for p in tmp_path.iterdir()) == [
+    'taxi_pipeline.yaml',
+    'taxi_pipeline_job.json',
+  ]
+  spec = launcher.load_pipeline_spec(str(output))
+  fingerprint = json.dumps(
+    {names.USER_CODE_FINGERPRINT: config_lib.user_code_fingerprint()}
+  )
+  for task, function in (
+    (names.TRANSFORM, ('preprocessing_fn', config_lib.PREPROCESSING_FN)),
+    (names.TRAINER, ('run_fn', config_lib.RUN_FN)),
+  ):
+    parameters = {
+      key: value.runtime_value.constant.string_value
+      for key, value in spec.root.dag.tasks[task].inputs.parameters.items()
+    }
+    assert 'module_file' not in parameters
+    assert parameters[function[0]] == function[1]
+    assert parameters['custom_config'] == fingerprint
+
+
+def test_the_user_code_fingerprint_follows_the_code_and_only_the_code(
+  tmp_path,
+):
+  models = tmp_path / 'models'
+  shutil.copytree(config_lib.MODELS_DIR, models)
+  original = config_lib.user_code_fingerprint(str(models))
+  assert original == config_lib.user_code_fingerprint()
+  (models / '__pycache__').mkdir(exist_ok=True)
+  (models / '__pycache__' / 'stale.py').write_text('x = 1\n')
+  assert config_lib.user_code_fingerprint(str(models)) == original
+  with open(models / 'preprocessing.py', 'a') as f:
+    f.write('\n# A changed comment is changed code to a cache key.\n')
+  assert config_lib.user_code_fingerprint(str(models)) != original
 
 
 def test_schema_is_read_where_the_dockerfile_installs_the_project(
