@@ -108,10 +108,9 @@ def parse_args(argv):
     '--target',
     choices=('kubeflow', 'vertex'),
     default='kubeflow',
-    help="kubeflow: for Kubeflow Pipelines' own backend, "
-    'which cannot run resolver tasks, so the model is '
-    'gated on absolute thresholds only; vertex: also '
-    'against the last blessed model (default: kubeflow)',
+    help="Kubeflow Pipelines' own backend or Vertex AI: both get the same "
+    'package (the production_baseline component works on both; kept so '
+    'existing commands still run) (default: kubeflow)',
   )
   parser.add_argument(
     '--image-project-dir',
@@ -160,7 +159,6 @@ def build_config(args) -> config_lib.PipelineConfig:
       min_f1=args.min_f1,
       baseline_tolerance=args.baseline_tolerance,
     ),
-    compare_with_blessed_model=args.target == 'vertex',
     beam_pipeline_args=runner_flags.beam_args_of(args),
     enable_cache=not args.no_cache,
     user_code_fingerprint=config_lib.user_code_fingerprint(),
@@ -199,6 +197,11 @@ def compile_pipeline(
   ]
   for name, default in defaults.items():
     root_parameters[name]['defaultValue'] = default
+  # What production serves changes between runs with the same inputs: never
+  # take production_baseline from the cache.
+  job['pipelineSpec']['root']['dag']['tasks'][names.PRODUCTION_BASELINE][
+    'cachingOptions'
+  ] = {'enableCache': False}
   # Fails here, not on upload, if the spec is not a valid PipelineSpec.
   json_format.ParseDict(job['pipelineSpec'], pipeline_spec_pb2.PipelineSpec())
   return job

@@ -34,7 +34,7 @@ warnings.filterwarnings('ignore', category=FutureWarning, module='google')
 # pylint: disable=wrong-import-position
 from tfx.v1.orchestration import LocalDagRunner
 
-from core import names, runner_flags
+from core import model_versions, names, runner_flags
 from core.progress import console_progress
 from core.work_dir_lock import WorkDirBusyError, exclusive_run
 from models import features
@@ -134,15 +134,17 @@ def parse_args(argv):
 
 def build_config(args, beam_args=None) -> config_lib.PipelineConfig:
   work_dir = os.path.abspath(args.work_dir)
+  serving_model_dir = os.path.abspath(
+    args.serving_model_dir
+    or os.path.join(PROJECT_DIR, 'serving_model', args.model_name)
+  )
   return config_lib.PipelineConfig(
     pipeline_name=args.model_name,
     data_root=os.path.abspath(args.data_root),
     pipeline_root=os.path.join(work_dir, 'pipelines', args.model_name),
     metadata_uri=runner_flags.store_uri(args),
-    serving_model_dir=os.path.abspath(
-      args.serving_model_dir
-      or os.path.join(PROJECT_DIR, 'serving_model', args.model_name)
-    ),
+    serving_model_dir=serving_model_dir,
+    served_version=model_versions.newest_version_name(serving_model_dir),
     train_steps=args.train_steps,
     quality_gate=config_lib.QualityGate(
       min_auc=args.min_auc,

@@ -20,7 +20,12 @@ from tfx.v1.types.standard_artifacts import (
   ModelEvaluation,
 )
 
-from components import model_quality, raw_examples, simple_baseline
+from components import (
+  model_quality,
+  production_baseline,
+  raw_examples,
+  simple_baseline,
+)
 from core import names
 
 # What TFX's Evaluator writes on its blessing (Pusher reads `blessed`; the
@@ -72,6 +77,7 @@ def ModelAnalysis(  # A TFX component.
     production=(
       model_quality.SavedModelScorer(production_model.uri)
       if production_model is not None
+      and production_baseline.is_found(production_model)
       else None
     ),
   )

@@ -24,7 +24,7 @@ from models import features, slices
 
 # Where the Trainer writes the decision threshold (models/trainer.py).
 MODEL_METADATA = os.path.join('assets.extra', 'model_metadata.json')
-SERVING_DIR = 'Format-Serving'  # A TFX Model artifact's SavedModel.
+SERVING_DIR = names.SERVING_MODEL_DIR  # A TFX Model artifact's SavedModel.
 BATCH_ROWS = 4096
 
 
@@ -122,7 +122,7 @@ def analyse(
     scored.append(
       _scored(
         names.PRODUCTION,
-        'the last blessed model',
+        'the model in production (the newest pushed version)',
         test_labels,
         production_p,
         production_p >= production.decision_threshold,

@@ -209,6 +209,9 @@ def _train(config: CycleConfig, window_spans, run: Runner) -> None:
         ),
         metadata_uri=config.metadata_uri,
         serving_model_dir=config.serving_model_dir,
+        served_version=model_versions.newest_version_name(
+          config.serving_model_dir
+        ),
         train_steps=config.train_steps,
         quality_gate=config.quality_gate,
         beam_pipeline_args=config.beam_pipeline_args,

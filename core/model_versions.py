@@ -31,3 +31,9 @@ def versions(base_directory: str) -> List[int]:
 def latest_version_dir(base_directory: str) -> Optional[str]:
   found = version_dirs(base_directory)
   return found[-1][1] if found else None
+
+
+def newest_version_name(base_directory: str) -> str:
+  """The newest version's directory name as on disk; '' when there is none."""
+  newest = latest_version_dir(base_directory)
+  return os.path.basename(newest) if newest else ''

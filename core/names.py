@@ -16,7 +16,7 @@ EXAMPLE_VALIDATOR = 'example_validator'
 DATA_GATE = 'data_gate'
 TRANSFORM = 'transform'
 TRAINER = 'trainer'
-LATEST_BLESSED_MODEL_RESOLVER = 'latest_blessed_model_resolver'
+PRODUCTION_BASELINE = 'production_baseline'
 EVALUATOR = 'evaluator'
 PUSHER = 'pusher'
 
@@ -87,6 +87,8 @@ MODEL_ANALYSIS_FILE = 'model_analysis.json'
 # Their inputs and outputs (besides EXAMPLES, MODEL and BLESSING above).
 BASELINE_MODEL = 'baseline_model'
 PRODUCTION_MODEL = 'production_model'
+# production_baseline's output.
+BASELINE = 'baseline'
 EVALUATOR_BLESSING = 'evaluator_blessing'
 ANALYSIS = 'analysis'
 # Files of the simple baseline's Model artifact: the fitted scikit-learn

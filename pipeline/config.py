@@ -41,7 +41,7 @@ class QualityGate:
 
   min_auc: float = 0.94
   min_f1: float = 0.80
-  # How much AUC a candidate may lose against the last blessed model.
+  # How much AUC a candidate may lose against the model in production.
   max_auc_drop: float = 0.01
   # (metric, baseline) pairs on which no baseline may beat the candidate
   # (model_analysis): AUC and log loss against the simple trained baseline,
@@ -86,8 +86,10 @@ class PipelineConfig:
   rule_baseline: Tuple[str, str] = ('payment_type', 'Credit Card')
   # model_analysis's feature report (it retrains the trees once per feature).
   feature_report: bool = True
-  # Gate on the last blessed model too; False where the orchestrator cannot
-  # resolve artifacts of earlier runs (Kubeflow Pipelines' own backend).
-  compare_with_blessed_model: bool = True
+  # The version the runner saw served (core.model_versions; '' for none):
+  # keys production_baseline's cache on LocalDagRunner, so a new push is
+  # never compared against a cached copy of the old one. The component
+  # itself reads the destination; Kubeflow turns caching off for it.
+  served_version: str = ''
   beam_pipeline_args: Tuple[str, ...] = ()
   enable_cache: bool = True

@@ -13,6 +13,10 @@ from components.baseline_trainer import BaselineTrainer
 from components.data_gate import DataGate
 from components.model_analysis import ModelAnalysis
 from components.model_quality import AnalysisSettings
+from components.production_baseline import (
+  BaselineAwareEvaluator,
+  ProductionBaseline,
+)
 from components.stratified_example_gen import stratified_csv_example_gen
 from core import metadata_uri, names
 from models import features
@@ -95,21 +99,17 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
   ).with_id(names.TRAINER)
   model = trainer.outputs[names.MODEL]
 
-  baseline_resolver = tfx.dsl.Resolver(
-    strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-    model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-    model_blessing=tfx.dsl.Channel(
-      type=tfx.types.standard_artifacts.ModelBlessing
-    ),
-  ).with_id(names.LATEST_BLESSED_MODEL_RESOLVER)
-  baselines = [baseline_resolver] if config.compare_with_blessed_model else []
-  evaluator = tfx.components.Evaluator(
+  # The version production serves: the Evaluator's change thresholds and
+  # model_analysis's production baseline compare against it.
+  production_baseline = ProductionBaseline(
+    serving_model_dir=config.serving_model_dir,
+    cache_key=config.served_version,
+  ).with_id(names.PRODUCTION_BASELINE)
+  evaluator = BaselineAwareEvaluator(
     examples=examples,
     example_splits=[names.TEST_SPLIT],
     model=model,
-    baseline_model=(
-      baseline_resolver.outputs[names.MODEL] if baselines else None
-    ),
+    baseline_model=production_baseline.outputs[names.BASELINE],
     eval_config=make_eval_config(config.quality_gate),
   ).with_id(names.EVALUATOR)
 
@@ -125,9 +125,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     model=model,
     baseline_model=baseline_trainer.outputs[names.BASELINE_MODEL],
     evaluator_blessing=evaluator.outputs[names.BLESSING],
-    production_model=(
-      baseline_resolver.outputs[names.MODEL] if baselines else None
-    ),
+    production_model=production_baseline.outputs[names.BASELINE],
     settings=AnalysisSettings(
       rule_feature=rule_feature,
       rule_value=rule_value,
@@ -160,7 +158,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
       data_gate,
       transform,
       trainer,
-      *baselines,
+      production_baseline,
       evaluator,
       baseline_trainer,
       model_analysis,

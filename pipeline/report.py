@@ -131,6 +131,8 @@ def format_summary(summary: RunSummary, max_slices: int = 12) -> str:
       lines.append(
         f'  ... {len(slices) - max_slices} more slices in the Evaluator output'
       )
+  if summary.production_baseline:
+    lines.append(f'  model in production: {summary.production_baseline}')
   for failure in summary.validation_failures:
     lines.append(f'  threshold not met: {failure}')
   if summary.model_analysis:

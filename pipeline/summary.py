@@ -10,7 +10,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.types import artifact_utils
 
-from components import data_gate
+from components import data_gate, production_baseline
 from core import artifacts, lineage, names
 from models.signatures import PROBABILITY
 from pipeline.eval_config import DECISION
@@ -31,6 +31,9 @@ class RunSummary:
   # Evaluator's and the gate against the baselines).
   evaluator_blessed: Optional[bool] = None
   blessed: Optional[bool] = None
+  # What the candidate was compared against: the version production served
+  # (production_baseline), or that there was none yet.
+  production_baseline: Optional[str] = None
   # model_analysis.json (docs/model_quality.md), when model_analysis ran.
   model_analysis: Optional[dict] = None
   pushed_to: Optional[str] = None
@@ -127,6 +130,10 @@ def summarize(
   validator = outputs_by_node.get(names.EXAMPLE_VALIDATOR, {})
   for artifact in validator.get(names.ANOMALIES, []):
     summary.anomalies = data_gate.read_anomalies(artifact)
+
+  production = outputs_by_node.get(names.PRODUCTION_BASELINE, {})
+  for artifact in production.get(names.BASELINE, []):
+    summary.production_baseline = production_baseline.describe(artifact)
 
   evaluation = outputs_by_node.get(names.EVALUATOR, {})
   for artifact in evaluation.get(names.EVALUATION, []):

@@ -122,7 +122,7 @@ def _training_data(chain: Optional[Dict]) -> List[str]:
       json.dumps(chain['trainer']['execution']['properties'].get('train_args')),
     ],
     [
-      'baseline model (last blessed)',
+      'baseline model (in production)',
       chain['evaluation']['baseline_model'] or 'none',
     ],
     ['pushed', f'{chain["push"]["time"]} to {chain["push"]["destination"]}'],

@@ -4,6 +4,7 @@ on a copy of it with a new span-2, and asserts the exact findings, the
 decision, the versions and what ML Metadata recorded."""
 
 import json
+import math
 import pathlib
 import random
 import shutil
@@ -234,11 +235,12 @@ def test_new_payment_type_is_refused_and_nothing_pushed(
 
 
 def _with_id(row):
-  """A client's serving_with_id instance: the features and the trip id."""
+  """A client's serving_with_id instance: the features and the trip id
+  (a missing number travels as NaN, as TF Serving's JSON takes it)."""
   instance = {
     name: row[name]
     if name in features.STRING_FEATURES
-    else (float(row[name]) if row[name] else None)
+    else (float(row[name]) if row[name] else math.nan)
     for name in features.SERVING_FEATURES
   }
   instance[features.TRIP_ID] = row[features.TRIP_ID]

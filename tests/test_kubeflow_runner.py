@@ -29,7 +29,6 @@ from tests.conftest import (
   write_rows,
 )
 
-RESOLVER = names.LATEST_BLESSED_MODEL_RESOLVER
 DATA_COMPONENTS = (
   names.EXAMPLE_GEN,
   names.STATISTICS_GEN,
@@ -70,17 +69,11 @@ def executor_args(spec, task):
 
 
 def node_graph(nodes_and_upstreams):
-  """(nodes, edges) with resolver tasks folded back into their DSL node."""
-
-  def node(name):
-    return RESOLVER if name.startswith(RESOLVER) else name
-
+  """(nodes, edges) of a pipeline."""
   nodes, edges = set(), set()
   for name, upstreams in nodes_and_upstreams:
-    nodes.add(node(name))
-    edges |= {
-      (node(up), node(name)) for up in upstreams if node(up) != node(name)
-    }
+    nodes.add(name)
+    edges |= {(up, name) for up in upstreams}
   return nodes, edges
 
 
@@ -139,27 +132,25 @@ def test_job_json_is_the_same_pipeline_for_vertex(kubeflow_package):
   }
 
 
-def test_vertex_package_has_the_local_pipelines_components_and_edges(
-  vertex_package, tmp_path
+def test_both_targets_compile_the_local_pipeline(
+  kubeflow_package, vertex_package, tmp_path
 ):
-  spec = launcher.load_pipeline_spec(vertex_package[0])
-  assert compiled_graph(spec) == local_graph(tmp_path)
-  # TFX splits the resolver into two queries of ML Metadata.
-  assert {
-    f'{RESOLVER}-model-blessing-resolver',
-    f'{RESOLVER}-model-resolver',
-  } <= set(spec.root.dag.tasks)
-
-
-def test_kubeflow_package_is_the_local_pipeline_without_the_resolver(
-  kubeflow_package, tmp_path
-):
-  spec = launcher.load_pipeline_spec(kubeflow_package[0])
-  local_nodes, local_edges = local_graph(tmp_path)
-  assert compiled_graph(spec) == (
-    local_nodes - {RESOLVER},
-    {edge for edge in local_edges if RESOLVER not in edge},
+  """No resolver on either: production_baseline finds the served model on
+  open-source KFP, Vertex and the local runner alike."""
+  for package in (kubeflow_package, vertex_package):
+    spec = launcher.load_pipeline_spec(package[0])
+    assert compiled_graph(spec) == local_graph(tmp_path)
+  # Vertex's pre-cache-check hook is the only difference.
+  assert (
+    launcher.load_pipeline_spec(kubeflow_package[0]).root
+    == launcher.load_pipeline_spec(vertex_package[0]).root
   )
+
+
+def test_production_baseline_is_never_taken_from_the_cache(kubeflow_package):
+  tasks = launcher.load_pipeline_spec(kubeflow_package[0]).root.dag.tasks
+  assert not tasks[names.PRODUCTION_BASELINE].caching_options.enable_cache
+  assert tasks[names.EVALUATOR].caching_options.enable_cache
 
 
 def test_run_form_offers_data_root_and_train_args(kubeflow_package):
@@ -369,14 +360,6 @@ def test_serving_dir_defaults_next_to_the_pipeline_root():
   assert config.metadata_uri is None
 
 
-def test_kubeflow_backend_refuses_the_vertex_package_before_running(
-  vertex_package, tmp_path
-):
-  with pytest.raises(launcher.UnsupportedSpecError, match='resolver'):
-    launcher.run_pipeline(vertex_package[0], str(tmp_path))
-  assert not os.listdir(tmp_path)
-
-
 def image_env():
   """ENV lines of the Dockerfile: the environment every task gets."""
   text = (PROJECT_DIR / 'Dockerfile').read_text()
@@ -451,29 +434,54 @@ def test_run_parameter_reached_the_trainer(launched_run):
     assert repr(RUN_TRAIN_ARGS) in f.read()  # As the executor logs it.
 
 
-def test_a_vertex_run_would_resolve_this_runs_blessed_model(
-  launched_run, vertex_package
+@pytest.fixture(scope='module')
+def second_launched_run(launched_run):
+  """The same package run again by the launcher, into the same serving
+  directory: production now serves the first run's model."""
+  root, _ = launched_run
+  return launcher.run_pipeline(
+    str(root / 'taxi_pipeline.yaml'),
+    str(root / 'launcher'),
+    {'data_root': str(root / 'csv'), 'train_args': RUN_TRAIN_ARGS},
+    env={**image_env(), 'TF_CPP_MIN_LOG_LEVEL': '3'},
+  )
+
+
+def _metadata(artifact):
+  return launcher.json_format.MessageToDict(artifact.metadata)
+
+
+def test_the_first_run_has_no_baseline_and_says_so(launched_run):
+  _, result = launched_run
+  [baseline] = result.outputs[names.PRODUCTION_BASELINE][
+    names.BASELINE
+  ].artifacts
+  assert _metadata(baseline)['found'] == 0
+  [blessing] = result.outputs[names.EVALUATOR][names.BLESSING].artifacts
+  assert 'baseline_model' not in _metadata(blessing)
+
+
+def test_the_second_runs_evaluator_compares_with_the_first_runs_push(
+  launched_run, second_launched_run
 ):
-  """The resolver queries of the vertex package, against the artifacts the
-  run recorded, find its blessing and then the model it blessed."""
-  root, result = launched_run
-  spec = launcher.load_pipeline_spec(vertex_package[0])
-  executors = launcher.json_format.MessageToDict(spec.deployment_spec)[
-    'executors'
-  ]
-  known = launcher._ArtifactLog(  # pylint: disable=protected-access
-    str(root / 'launcher' / launcher.ARTIFACT_LOG)
-  ).artifacts()
-  blessing = launcher.resolve(
-    executors[f'{RESOLVER}-model-blessing-resolver_executor']['resolver'],
-    {},
-    known,
+  _, first = launched_run
+  [pushed] = first.outputs[names.PUSHER][names.PUSHED_MODEL].artifacts
+  [baseline] = second_launched_run.outputs[names.PRODUCTION_BASELINE][
+    names.BASELINE
+  ].artifacts
+  assert _metadata(baseline)['found'] == 1
+  assert (
+    _metadata(baseline)['pushed_destination']
+    == _metadata(pushed)['pushed_destination']
   )
-  model = launcher.resolve(
-    executors[f'{RESOLVER}-model-resolver_executor']['resolver'],
-    {'input': blessing['model_blessing']},
-    known,
-  )
-  assert [a.name for a in model['model'].artifacts] == [
-    f'{result.run_id}/trainer/model'
-  ]
+  [blessing] = second_launched_run.outputs[names.EVALUATOR][
+    names.BLESSING
+  ].artifacts
+  assert _metadata(blessing)['baseline_model'] == baseline.uri
+  [analysis] = second_launched_run.outputs[names.MODEL_ANALYSIS][
+    names.ANALYSIS
+  ].artifacts
+  with open(os.path.join(analysis.uri, names.MODEL_ANALYSIS_FILE)) as f:
+    document = json.load(f)
+  # The model in production scored beside the candidate and the baselines.
+  assert names.PRODUCTION in [row['name'] for row in document['baselines']]

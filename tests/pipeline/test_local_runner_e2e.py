@@ -2,6 +2,7 @@
 
 import glob
 import json
+import os
 
 import pytest
 import tensorflow as tf
@@ -20,6 +21,7 @@ COMPONENTS = (
   names.DATA_GATE,
   names.TRANSFORM,
   names.TRAINER,
+  names.PRODUCTION_BASELINE,
   names.EVALUATOR,
   names.BASELINE_TRAINER,
   names.MODEL_ANALYSIS,
@@ -36,7 +38,7 @@ def _store(run):
 def _executions_by_node(run):
   store = _store(run)
   result = {}
-  for node in COMPONENTS + (names.LATEST_BLESSED_MODEL_RESOLVER,):
+  for node in COMPONENTS:
     context = lineage.node_context(store, names.TRAINING_PIPELINE, node)
     result[node] = (
       sorted(store.get_executions_by_context(context.id), key=lambda e: e.id)
@@ -52,6 +54,10 @@ def _versions(run):
 
 def test_run_completes_blesses_and_pushes(trained_pipeline):
   assert 'model: BLESSED' in trained_pipeline.output
+  assert (
+    'model in production: no baseline yet: nothing pushed to the serving '
+    'destination'
+  ) in trained_pipeline.output
   assert f'pushed to: {trained_pipeline.serving_model_dir}' in (
     trained_pipeline.output
   )
@@ -161,9 +167,15 @@ def test_pushed_model_is_one_complete_version_that_predicts(trained_pipeline):
   assert probabilities[0] > probabilities[1]  # a card fare vs a cash fare
 
 
-# Rerunning evaluates the model again, now against the blessed baseline the
-# first run produced (a new input, so no cache hit); it pushes nothing new.
-REEVALUATED = (names.EVALUATOR, names.MODEL_ANALYSIS, names.PUSHER)
+# Rerunning evaluates the model again, now against the version the first
+# run pushed (production_baseline's cache key is the served version, so no
+# cache hit from there on); it pushes nothing new.
+REEVALUATED = (
+  names.PRODUCTION_BASELINE,
+  names.EVALUATOR,
+  names.MODEL_ANALYSIS,
+  names.PUSHER,
+)
 
 
 @pytest.mark.e2e
@@ -192,3 +204,7 @@ def test_immediate_rerun_reuses_every_upstream_execution(
     ], node
   assert len(_versions(rerun)) == 1
   assert 'reused from cache: example_gen' in rerun.output
+  [(_, served)] = _versions(first)
+  assert f'model in production: version {os.path.basename(served)}' in (
+    rerun.output
+  )
