@@ -111,8 +111,7 @@ def test_ids_travel_through_serving_with_id_and_into_the_request_log(
   keeps the id for the label join."""
   rows = read_rows()[:20]
   instances = [
-    dict(_instance(r), **{features.TRIP_ID: r[features.TRIP_ID]})
-    for r in rows
+    dict(_instance(r), **{features.TRIP_ID: r[features.TRIP_ID]}) for r in rows
   ]
   log_dir = tmp_path / 'logs'
   model_dir = trained_pipeline.serving_model_dir
