@@ -60,6 +60,9 @@ class PipelineConfig:
   rule_baseline: Tuple[str, str] = ('payment_type', 'Credit Card')
   # model_analysis's feature report (it retrains the trees once per feature).
   feature_report: bool = True
+  # infra_validator: the p99 latency budget of a request to the served
+  # candidate (ms).
+  infra_p99_budget_ms: float = 2000.0
   # Gate on the last blessed model too; False where the orchestrator cannot
   # resolve artifacts of earlier runs (Kubeflow Pipelines' own backend).
   compare_with_blessed_model: bool = True
