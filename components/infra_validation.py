@@ -60,6 +60,9 @@ REGRESSION = 'regression'
 MAX_DIFFERENCE = 1e-5
 REAL_BINARY = 'tensorflow_model_server'
 PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Requests go to the child server on loopback, never through an HTTP proxy
+# the environment may name.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -254,7 +257,7 @@ def server_command(
 
 
 def _get_json(url: str, timeout: float = 5.0):
-  with urllib.request.urlopen(url, timeout=timeout) as response:
+  with _OPENER.open(url, timeout=timeout) as response:
     return json.loads(response.read())
 
 
@@ -337,7 +340,7 @@ def _post(url: str, body: dict, latencies: List[float]) -> dict:
   )
   started = time.perf_counter()
   try:
-    with urllib.request.urlopen(request, timeout=60) as response:
+    with _OPENER.open(request, timeout=60) as response:
       payload = response.read()
   except urllib.error.HTTPError as exc:
     detail = exc.read().decode('utf-8', 'replace').strip().replace('\n', ' ')
