@@ -5,7 +5,7 @@
         [--train-steps N] [--beam-runner RUNNER] [--beam-workers N]
         [--beam-arg ARG ...] [--min-auc X] [--min-f1 X]
         [--rule-baseline FEATURE=VALUE] [--baseline-tolerance X]
-        [--no-feature-report] [--no-cache]
+        [--no-feature-report] [--infra-p99-budget-ms MS] [--no-cache]
         [--flink-master HOST:PORT] [--beam-parallelism N]
 
 --beam-runner flink --flink-master localhost:8081 runs the Beam-based
@@ -115,6 +115,13 @@ def parse_args(argv):
     f'(default: {gate.baseline_tolerance})',
   )
   parser.add_argument(
+    '--infra-p99-budget-ms',
+    type=float,
+    default=config_lib.PipelineConfig.infra_p99_budget_ms,
+    help='infra_validator: the p99 latency budget of a request to the served '
+    'candidate, in ms (default: %(default)s)',
+  )
+  parser.add_argument(
     '--no-feature-report',
     action='store_true',
     help='skip the feature report (mutual information, permutation '
@@ -153,6 +160,7 @@ def build_config(args, beam_args=None) -> config_lib.PipelineConfig:
     ),
     rule_baseline=args.rule_baseline,
     feature_report=not args.no_feature_report,
+    infra_p99_budget_ms=args.infra_p99_budget_ms,
     beam_pipeline_args=(
       runner_flags.beam_args_of(args) if beam_args is None else beam_args
     ),

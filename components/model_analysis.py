@@ -41,8 +41,9 @@ def write_blessing(blessing, model, evaluator_blessing, blessed: bool) -> None:
   the id for the Evaluator only; a hashed id would match no artifact)."""
   tf.io.gfile.makedirs(blessing.uri)
   marker = BLESSED_FILE if blessed else NOT_BLESSED_FILE
-  with tf.io.gfile.GFile(os.path.join(blessing.uri, marker), 'w'):
-    pass
+  # GFile creates a file at its first write only: an empty `with` leaves none.
+  with tf.io.gfile.GFile(os.path.join(blessing.uri, marker), 'w') as f:
+    f.write('')
   blessing.set_int_custom_property(names.BLESSED, int(blessed))
   blessing.set_string_custom_property('current_model', model.uri)
   model_id = evaluator_blessing.get_custom_property(CURRENT_MODEL_ID)

@@ -3,6 +3,7 @@ of an execution's events, the model versions a pipeline pushed, and the
 lineage of a pushed version back to the data that trained it:
 
 pusher (PushedModel, custom properties pushed_version/pushed_destination)
+  [<- InfraBlessing <- infra_validator execution]
   <- Model <- trainer execution <- transformed examples <- transform
   execution <- Examples (example_gen) -> statistics_gen -> ExampleStatistics
              <- Schema (schema_importer)
@@ -118,6 +119,19 @@ def _single(by_key, key: str, what: str) -> metadata_store_pb2.Artifact:
   return by_key[key][-1]
 
 
+def pushed_source_model(store, pusher_inputs) -> metadata_store_pb2.Artifact:
+  """The Trainer's model behind a push: the Pusher's `model` input or,
+  when it pushed the infra validator's warmed-up copy (its InfraBlessing,
+  as TFX's Pusher does without a `model` input), the validator's `model`
+  input."""
+  if pusher_inputs.get(names.MODEL):
+    return pusher_inputs[names.MODEL][-1]
+  blessing = _single(pusher_inputs, names.INFRA_BLESSING, 'pusher')
+  return _single(
+    _inputs(store, _producer(store, blessing)), names.MODEL, 'infra_validator'
+  )
+
+
 def pushed_models(
   store: metadata_store.MetadataStore, pipeline_name: str
 ) -> List[Tuple[str, metadata_store_pb2.Artifact, int]]:
@@ -188,7 +202,7 @@ def training_lineage(
         f'{pipeline_name!r} (pushed versions: {versions or "none"})'
       )
   version, pushed_model, pusher_execution = pushed[-1]
-  model = _single(_inputs(store, pusher_execution), names.MODEL, 'pusher')
+  model = pushed_source_model(store, _inputs(store, pusher_execution))
   trainer_inputs = _inputs(store, _producer(store, model))
   transformed = _single(trainer_inputs, names.EXAMPLES, 'trainer')
   transform_inputs = _inputs(store, _producer(store, transformed))
@@ -361,7 +375,7 @@ def model_lineage(
       )
   version, pushed_model, pusher_id = pushed[-1]
   pusher_inputs = _inputs(store, pusher_id)
-  model = _single(pusher_inputs, names.MODEL, 'pusher')
+  model = pushed_source_model(store, pusher_inputs)
   blessing = _single(pusher_inputs, names.MODEL_BLESSING, 'pusher')
   trainer_id = _producer(store, model)
   trainer_inputs = _inputs(store, trainer_id)

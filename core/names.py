@@ -18,6 +18,9 @@ TRANSFORM = 'transform'
 TRAINER = 'trainer'
 PRODUCTION_BASELINE = 'production_baseline'
 EVALUATOR = 'evaluator'
+# Serves the candidate and asks it real requests before the Pusher
+# (components/infra_validator.py).
+INFRA_VALIDATOR = 'infra_validator'
 PUSHER = 'pusher'
 
 # Component ids of the monitoring pipeline (it also has a schema importer,
@@ -44,6 +47,8 @@ MODEL_BLESSING = 'model_blessing'
 EVALUATION = 'evaluation'
 BLESSING = 'blessing'
 PUSHED_MODEL = 'pushed_model'
+# The Pusher's input of an InfraBlessing (TFX's key).
+INFRA_BLESSING = 'infra_blessing'
 IMPORTER_RESULT = 'result'  # An Importer's output.
 FEATURE_SKEW = 'feature_skew'
 REPORT = 'report'

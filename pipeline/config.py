@@ -91,5 +91,8 @@ class PipelineConfig:
   # never compared against a cached copy of the old one. The component
   # itself reads the destination; Kubeflow turns caching off for it.
   served_version: str = ''
+  # infra_validator: the p99 latency budget of a request to the served
+  # candidate (ms).
+  infra_p99_budget_ms: float = 2000.0
   beam_pipeline_args: Tuple[str, ...] = ()
   enable_cache: bool = True

@@ -11,6 +11,7 @@ from tfx import v1 as tfx
 from components import atomic_pusher
 from components.baseline_trainer import BaselineTrainer
 from components.data_gate import DataGate
+from components.infra_validator import InfraValidator
 from components.model_analysis import ModelAnalysis
 from components.model_quality import AnalysisSettings
 from components.production_baseline import (
@@ -44,7 +45,8 @@ def _user_code(config: PipelineConfig, module_file: str, **function_path):
 
 
 def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
-  """The taxi pipeline: ingest, validate, transform, train, evaluate, push."""
+  """The taxi pipeline: ingest, validate, transform, train, evaluate,
+  validate the served model, push."""
   split_names = [name for name, _ in config.split_weights]
   example_gen = stratified_csv_example_gen(
     input_base=config.data_root,
@@ -135,9 +137,21 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     ).to_json(),
   ).with_id(names.MODEL_ANALYSIS)
 
-  pusher = tfx.components.Pusher(
+  # The candidate served and asked real requests; when it passes, its
+  # InfraBlessing holds the model with TF Serving's warm-up requests, which
+  # the Pusher pushes (TFX's Pusher pushes the infra blessing's model when it
+  # has no `model` input).
+  infra_validator = InfraValidator(
     model=model,
+    examples=examples,
+    model_name=config.pipeline_name,
+    p99_budget_ms=config.infra_p99_budget_ms,
+  ).with_id(names.INFRA_VALIDATOR)
+  infra_validator.add_upstream_node(model_analysis)
+
+  pusher = tfx.components.Pusher(
     model_blessing=model_analysis.outputs[names.BLESSING],
+    infra_blessing=infra_validator.outputs[names.BLESSING],
     push_destination=tfx.proto.PushDestination(
       filesystem=tfx.proto.PushDestination.Filesystem(
         base_directory=config.serving_model_dir
@@ -162,6 +176,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
       evaluator,
       baseline_trainer,
       model_analysis,
+      infra_validator,
       pusher,
     ],
     enable_cache=config.enable_cache,

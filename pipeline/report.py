@@ -139,10 +139,29 @@ def format_summary(summary: RunSummary, max_slices: int = 12) -> str:
     lines += format_model_analysis(summary.model_analysis)
   if summary.blessed is not None:
     lines.append('  model: ' + _verdict(summary))
-  lines.append('  pushed to: ' + (summary.pushed_to or 'nothing pushed'))
+  if summary.infra_blessed is not None:
+    lines.append('  infra validation: ' + _infra_verdict(summary))
+  not_pushed = 'nothing pushed'
+  if summary.infra_blessed is False:
+    not_pushed += ' (infra validation failed)'
+  lines.append('  pushed to: ' + (summary.pushed_to or not_pushed))
   if summary.cached_nodes:
     lines.append('  reused from cache: ' + ', '.join(summary.cached_nodes))
   return '\n'.join(lines)
+
+
+def _infra_verdict(summary: RunSummary) -> str:
+  """One line: the failure's reason, or what was measured."""
+  result = summary.infra_validation or {}
+  if not summary.infra_blessed:
+    return 'FAILED: ' + (result.get('reason') or 'see the infra_validator log')
+  figures = result.get('measurements', {})
+  return (
+    f'passed ({result.get("server", "?")}: {figures.get("requests")} '
+    f'requests, p50 {figures.get("p50_ms")} ms, p99 {figures.get("p99_ms")} '
+    f'ms, budget {figures.get("p99_budget_ms"):g} ms; server ready in '
+    f'{figures.get("startup_s")} s, step {result.get("step_s")} s)'
+  )
 
 
 def _verdict(summary: RunSummary) -> str:

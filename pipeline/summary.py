@@ -10,7 +10,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.types import artifact_utils
 
-from components import data_gate, production_baseline
+from components import data_gate, infra_validation, production_baseline
 from core import artifacts, lineage, names
 from models.signatures import PROBABILITY
 from pipeline.eval_config import DECISION
@@ -36,6 +36,10 @@ class RunSummary:
   production_baseline: Optional[str] = None
   # model_analysis.json (docs/model_quality.md), when model_analysis ran.
   model_analysis: Optional[dict] = None
+  # infra_validator's verdict and infra_validation.json (passed, reason,
+  # server, measurements), with `step_s`: how long its execution took.
+  infra_blessed: Optional[bool] = None
+  infra_validation: Optional[dict] = None
   pushed_to: Optional[str] = None
   cached_nodes: List[str] = dataclasses.field(default_factory=list)
 
@@ -161,6 +165,24 @@ def summarize(
     summary.model_analysis = read_model_analysis(artifact)
   for artifact in analysis.get(names.BLESSING, []):
     summary.blessed = bool(artifact.get_int_custom_property(names.BLESSED))
+
+  execution, infra = _latest_outputs(
+    store, pipeline_name, names.INFRA_VALIDATOR, since_ms
+  )
+  for artifact in infra.get(names.BLESSING, []):
+    summary.infra_blessed = bool(
+      artifact.get_int_custom_property(infra_validation.BLESSED_KEY)
+    )
+    summary.infra_validation = infra_validation.read_result(artifact.uri)
+    if summary.infra_validation is not None:
+      summary.infra_validation['step_s'] = round(
+        (
+          execution.last_update_time_since_epoch
+          - execution.create_time_since_epoch
+        )
+        / 1000,
+        1,
+      )
 
   pusher = outputs_by_node.get(names.PUSHER, {})
   for artifact in pusher.get(names.PUSHED_MODEL, []):

@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 
+from serving import warmup
 from serving.config import ModelSpec
 from serving.errors import (
   ServingError,
@@ -189,6 +190,8 @@ class ModelManager:
     try:
       servable = Servable(self.name, version, path)
       servable.warm_up()
+      # TF Serving's warm-up file (assets.extra/tf_serving_warmup_requests): a failed request fails the load.
+      warmup.replay(servable)
     except Exception as exc:  # noqa: BLE001 - any load failure must leave the loaded versions serving.
       message = str(exc).strip().split('\n')[0] or type(exc).__name__
       LOG.error('Failed to load %s version %d: %s', self.name, version, message)

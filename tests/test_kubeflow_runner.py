@@ -278,8 +278,9 @@ def test_schema_is_read_where_the_dockerfile_installs_the_project(
   dockerfile = (PROJECT_DIR / 'Dockerfile').read_text()
   assert f'WORKDIR {kubeflow_runner.IMAGE_PROJECT_DIR}\n' in dockerfile
   assert 'COPY schema ./schema\n' in dockerfile
-  # The packages the components' executors import.
-  for package in ('components', 'core', 'models'):
+  # The packages the components' executors import (infra_validator starts
+  # `python -m serving`).
+  for package in ('components', 'core', 'models', 'serving'):
     assert f'COPY {package} ./{package}\n' in dockerfile, package
   assert re.search(
     r'^FROM gcr\.io/tfx-oss-public/tfx:1\.16\.0$', dockerfile, re.M

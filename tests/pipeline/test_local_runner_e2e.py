@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+from tensorflow_serving.apis import prediction_log_pb2
 
 from core import lineage, model_versions, names
 from tests.conftest import E2E_ARGS, run_local_runner
@@ -25,6 +26,7 @@ COMPONENTS = (
   names.EVALUATOR,
   names.BASELINE_TRAINER,
   names.MODEL_ANALYSIS,
+  names.INFRA_VALIDATOR,
   names.PUSHER,
 )
 
@@ -165,6 +167,30 @@ def test_pushed_model_is_one_complete_version_that_predicts(trained_pipeline):
   assert probabilities.shape == (2,)
   assert ((probabilities >= 0) & (probabilities <= 1)).all()
   assert probabilities[0] > probabilities[1]  # a card fare vs a cash fare
+
+
+def test_pushed_model_passed_infra_validation_and_carries_warmup_requests(
+  trained_pipeline,
+):
+  output = trained_pipeline.output
+  assert '\n  infra validation: passed (' in output, output[-3000:]
+  ((_, version_dir),) = _versions(trained_pipeline)
+  warmup = os.path.join(
+    version_dir, 'assets.extra', 'tf_serving_warmup_requests'
+  )
+  logs = [
+    prediction_log_pb2.PredictionLog.FromString(record.numpy())
+    for record in tf.data.TFRecordDataset(warmup)
+  ]
+  assert [log.WhichOneof('log_type') for log in logs] == ['predict_log']
+  request = logs[0].predict_log.request
+  assert request.model_spec.signature_name == 'serving_default'
+  assert tf.make_ndarray(request.inputs['fare']).shape == (5,)
+  # The push is the infra validator's copy; lineage still reaches the
+  # Trainer's model and its data.
+  found = lineage.training_lineage(_store(trained_pipeline), 'taxi')
+  assert f'/{names.TRAINER}/' in found.model_uri
+  assert found.model_version == os.path.basename(version_dir)
 
 
 # Rerunning evaluates the model again, now against the version the first

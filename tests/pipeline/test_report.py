@@ -128,3 +128,47 @@ def test_undefined_auc_is_printed_as_undefined_and_hours_sort_numerically():
   )
   assert 'payment_type=Cash' in text and 'undefined' in text
   assert '0.000' not in text.split('payment_type=Cash')[1].split('\n')[0]
+
+
+def test_failed_infra_validation_says_why_nothing_was_pushed():
+  reason = (
+    'predict (serving_default): 20 of 20 probabilities are not finite '
+    '(NaN or infinite)'
+  )
+  text = format_summary(
+    RunSummary(
+      evaluator_blessed=True,
+      blessed=True,
+      infra_blessed=False,
+      infra_validation={'passed': False, 'reason': reason},
+    )
+  )
+  assert f'\n  infra validation: FAILED: {reason}\n' in text
+  assert '\n  pushed to: nothing pushed (infra validation failed)' in text
+
+
+def test_passed_infra_validation_shows_the_measured_figures():
+  text = format_summary(
+    RunSummary(
+      blessed=True,
+      infra_blessed=True,
+      infra_validation={
+        'passed': True,
+        'server': 'python -m serving',
+        'step_s': 21.5,
+        'measurements': {
+          'requests': 63,
+          'p50_ms': 3.2,
+          'p99_ms': 11.8,
+          'p99_budget_ms': 2000.0,
+          'startup_s': 9.6,
+        },
+      },
+      pushed_to='/serving/taxi/1795669102',
+    )
+  )
+  assert (
+    '  infra validation: passed (python -m serving: 63 requests, p50 3.2 ms,'
+    ' p99 11.8 ms, budget 2000 ms; server ready in 9.6 s, step 21.5 s)'
+  ) in text
+  assert '  pushed to: /serving/taxi/1795669102' in text
