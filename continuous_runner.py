@@ -49,7 +49,7 @@ from continuous import cycle, spans
 from core import names, runner_flags
 from core.progress import console_progress
 from core.work_dir_lock import WorkDirBusyError, exclusive_run
-from pipeline.config import QualityGate
+from pipeline import config as config_lib
 
 PROJECT_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -105,16 +105,7 @@ def parse_args(argv):
     'tips, fare, ...; or a directory of them)',
   )
   parser.add_argument('--train-steps', type=int, default=3000)
-  gate = QualityGate()
-  parser.add_argument('--min-auc', type=float, default=gate.min_auc)
-  parser.add_argument('--min-f1', type=float, default=gate.min_f1)
-  parser.add_argument(
-    '--baseline-tolerance',
-    type=float,
-    default=gate.baseline_tolerance,
-    help='how much a candidate may trail a baseline and still be pushed '
-    '(default: %(default)s)',
-  )
+  config_lib.add_quality_gate_flags(parser)
   runner_flags.add_beam_flags(parser, default_workers=1)
   args = parser.parse_args(argv)
   runner_flags.check_beam_flags(parser, args)
@@ -146,11 +137,7 @@ def build_config(args) -> cycle.CycleConfig:
     model_name=args.model_name,
     window=args.window,
     train_steps=args.train_steps,
-    quality_gate=QualityGate(
-      min_auc=args.min_auc,
-      min_f1=args.min_f1,
-      baseline_tolerance=args.baseline_tolerance,
-    ),
+    quality_gate=config_lib.quality_gate_of(args),
     alert_webhook=args.alert_webhook,
     metrics_textfile=os.path.abspath(
       args.metrics_textfile

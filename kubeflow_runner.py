@@ -82,26 +82,7 @@ def parse_args(argv):
     default=3000,
     help='default num_steps of the train_args run parameter (default: 3000)',
   )
-  gate = config_lib.QualityGate()
-  parser.add_argument(
-    '--min-auc',
-    type=float,
-    default=gate.min_auc,
-    help=f'AUC needed to push (default: {gate.min_auc})',
-  )
-  parser.add_argument(
-    '--min-f1',
-    type=float,
-    default=gate.min_f1,
-    help=f'F1 needed to push (default: {gate.min_f1})',
-  )
-  parser.add_argument(
-    '--baseline-tolerance',
-    type=float,
-    default=gate.baseline_tolerance,
-    help='how much a candidate may trail a baseline and still be pushed '
-    f'(default: {gate.baseline_tolerance})',
-  )
+  config_lib.add_quality_gate_flags(parser)
   # One worker per CPU by default: each pod runs one component.
   runner_flags.add_beam_flags(parser, default_workers=0)
   parser.add_argument(
@@ -154,11 +135,7 @@ def build_config(args) -> config_lib.PipelineConfig:
       ptype=str,
       default=json.dumps({'num_steps': args.train_steps}),
     ),
-    quality_gate=config_lib.QualityGate(
-      min_auc=args.min_auc,
-      min_f1=args.min_f1,
-      baseline_tolerance=args.baseline_tolerance,
-    ),
+    quality_gate=config_lib.quality_gate_of(args),
     beam_pipeline_args=runner_flags.beam_args_of(args),
     enable_cache=not args.no_cache,
     user_code_fingerprint=config_lib.user_code_fingerprint(),

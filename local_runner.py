@@ -83,21 +83,7 @@ def parse_args(argv):
     help='training steps (default: 3000)',
   )
   runner_flags.add_beam_flags(parser, default_workers=1)
-  gate = config_lib.QualityGate()
-  parser.add_argument(
-    '--min-auc',
-    type=float,
-    default=gate.min_auc,
-    help='AUC a model needs on the test split to be pushed '
-    f'(default: {gate.min_auc})',
-  )
-  parser.add_argument(
-    '--min-f1',
-    type=float,
-    default=gate.min_f1,
-    help='F1 at the exported threshold a model needs to be '
-    f'pushed (default: {gate.min_f1})',
-  )
+  config_lib.add_quality_gate_flags(parser)
   parser.add_argument(
     '--rule-baseline',
     type=_rule,
@@ -105,14 +91,6 @@ def parse_args(argv):
     metavar='FEATURE=VALUE',
     help='the rule baseline: a big tip exactly when the raw string feature '
     'FEATURE is VALUE (default: "payment_type=Credit Card")',
-  )
-  parser.add_argument(
-    '--baseline-tolerance',
-    type=float,
-    default=gate.baseline_tolerance,
-    help='how much worse than the simple or rule baseline a model may be on '
-    'a gated metric (AUC, log loss, F1) and still be pushed '
-    f'(default: {gate.baseline_tolerance})',
   )
   parser.add_argument(
     '--infra-p99-budget-ms',
@@ -153,11 +131,7 @@ def build_config(args, beam_args=None) -> config_lib.PipelineConfig:
     serving_model_dir=serving_model_dir,
     served_version=model_versions.newest_version_name(serving_model_dir),
     train_steps=args.train_steps,
-    quality_gate=config_lib.QualityGate(
-      min_auc=args.min_auc,
-      min_f1=args.min_f1,
-      baseline_tolerance=args.baseline_tolerance,
-    ),
+    quality_gate=config_lib.quality_gate_of(args),
     rule_baseline=args.rule_baseline,
     feature_report=not args.no_feature_report,
     infra_p99_budget_ms=args.infra_p99_budget_ms,

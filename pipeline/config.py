@@ -51,6 +51,41 @@ class QualityGate:
   baseline_tolerance: float = 0.0
 
 
+def add_quality_gate_flags(parser) -> None:
+  """The runners' flags for QualityGate (read back by quality_gate_of)."""
+  gate = QualityGate()
+  parser.add_argument(
+    '--min-auc',
+    type=float,
+    default=gate.min_auc,
+    help='AUC a model needs on the test split to be pushed '
+    f'(default: {gate.min_auc})',
+  )
+  parser.add_argument(
+    '--min-f1',
+    type=float,
+    default=gate.min_f1,
+    help='F1 at the exported threshold a model needs to be '
+    f'pushed (default: {gate.min_f1})',
+  )
+  parser.add_argument(
+    '--baseline-tolerance',
+    type=float,
+    default=gate.baseline_tolerance,
+    help='how much worse than the simple or rule baseline a model may be on '
+    'a gated metric (AUC, log loss, F1) and still be pushed '
+    f'(default: {gate.baseline_tolerance})',
+  )
+
+
+def quality_gate_of(args) -> QualityGate:
+  return QualityGate(
+    min_auc=args.min_auc,
+    min_f1=args.min_f1,
+    baseline_tolerance=args.baseline_tolerance,
+  )
+
+
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
   """Everything create_pipeline needs; paths may be local or gs:// / s3://."""
