@@ -238,7 +238,10 @@ class RestExchange:
     ctx = self.ctx
     try:
       future = ctx.inference_queue.submit(
-        self.servable, self.prepared.signature, self.prepared.inputs
+        self.servable,
+        self.prepared.signature,
+        self.prepared.inputs,
+        notify=(asyncio.get_running_loop(), self._model_done),
       )
     except Exception as exc:  # noqa: BLE001 - every failure is answered as {"error": ...}.
       self._fail(exc)
@@ -246,10 +249,6 @@ class RestExchange:
     # Checked by the connections' periodic sweep rather than a timer per request.
     self.deadline = time.monotonic() + ctx.config.request_timeout_seconds
     self._future = future
-    loop = asyncio.get_running_loop()
-    future.add_done_callback(
-      lambda done: loop.call_soon_threadsafe(self._model_done, done)
-    )
 
   def _deadline_exceeded(self):
     # A task not yet started is dropped by the worker; a running model call cannot be interrupted.
@@ -280,12 +279,14 @@ class RestExchange:
       self.model_label, route.kind, 'TF2', value=runtime_us
     )
     self._observe_outputs(outputs)
+    self._respond(200, response)
     logger = ctx.request_logger
     if (
       logger is not None
       and random.random() < ctx.config.request_log.sampling_rate
     ):
-      # Enqueued before the response is sent: an acknowledged request is always in the log's queue.
+      # Encoded right after the response is written (same callback, so a drain at shutdown cannot slip in
+      # between): the client does not wait for its own log record.
       logger.log(
         LoggedRequest(
           timestamp=self._received_at,
@@ -300,7 +301,6 @@ class RestExchange:
           latency_us=int(latency_us),
         )
       )
-    self._respond(200, response)
 
   def _fail(self, exc: Exception):
     if self._responded:

@@ -1,6 +1,7 @@
 """Assembles and runs the model server: model manager, inference queue, request log, metrics and HTTP."""
 
 import asyncio
+import gc
 import logging
 import signal
 import socket
@@ -97,6 +98,11 @@ class ModelServer:
       return
     if event == 'loaded':
       self.metrics.load_attempt_count.inc(path, 'success')
+      gc.freeze()  # The new version's objects join the frozen heap (cheap).
+    elif event == 'unloaded':
+      # The old version's objects (TF graphs hold reference cycles) can only be reclaimed unfrozen: one full
+      # collection per version swap instead of one every few seconds.
+      freeze_heap()
     self.metrics.model_version.set(
       model_name, value=self.manager.latest_version(model_name)
     )
@@ -104,6 +110,7 @@ class ModelServer:
   def start(self) -> int:
     """Loads the model, starts polling and serving; returns the bound REST port."""
     self.manager.start()
+    freeze_heap()
     if self.config.grpc_port:
       from serving.grpc_api import start_grpc_server
 
@@ -186,6 +193,20 @@ class ModelServer:
       pass
     LOG.info('Signal received: draining requests and flushing the request log')
     self.stop()
+
+
+def freeze_heap() -> None:
+  """Moves every object alive now out of the cyclic GC's reach (gc.freeze).
+
+  Why: with TensorFlow and a model loaded the heap holds millions of objects, and a full (generation 2)
+  collection walked them all for 190-250 ms with the GIL held, every few seconds under load (request-log
+  records live long enough to be promoted, which triggers full collections). Every request in flight waited:
+  that was the 64-client p99 (10x p50). Frozen objects are still freed by reference counting; only cycles
+  among them wait for the next freeze_heap, which collects first.
+  """
+  gc.unfreeze()
+  gc.collect()
+  gc.freeze()
 
 
 def _bind(host: str, port: int) -> socket.socket:
