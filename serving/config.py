@@ -98,6 +98,10 @@ class ServerConfig:
   max_connections: int
   idle_connection_timeout_seconds: float
   use_real_binary: bool
+  workers: int = 1
+  # Set in the workers of a --workers group (serving.workers): bind with SO_REUSEPORT, merge metrics.
+  worker_index: int = 0
+  worker_metrics_dir: str = ''
 
 
 def _bool(text: str) -> bool:
@@ -287,6 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     help='Close keep-alive connections idle this long (default 60).',
   )
   ours.add_argument(
+    '--workers',
+    type=int,
+    default=1,
+    help='Server processes sharing the ports (SO_REUSEPORT), each with its own models, batching and '
+    'request-log files; a metrics scrape sums them all (default 1).',
+  )
+  ours.add_argument(
     '--use_real_binary',
     type=_bool,
     nargs='?',
@@ -401,6 +412,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     raise ValueError('--request_log_sampling_rate must be within [0, 1]')
   if args.request_log_flush_seconds <= 0:
     raise ValueError('--request_log_flush_seconds must be > 0')
+  if args.workers < 1:
+    raise ValueError('--workers must be >= 1')
   if args.batching_parameters_file and not args.enable_batching:
     raise ValueError('--batching_parameters_file needs --enable_batching')
   if args.model_config_file:
@@ -448,4 +461,16 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     max_connections=args.max_connections,
     idle_connection_timeout_seconds=args.idle_connection_timeout_seconds,
     use_real_binary=args.use_real_binary,
+    workers=args.workers,
+    **_worker_fields(),
   )
+
+
+def _worker_fields() -> dict:
+  from serving.workers import WORKER_ENV, parse_worker_env
+
+  worker = parse_worker_env(os.environ.get(WORKER_ENV, ''))
+  if worker is None:
+    return {}
+  index, _, metrics_dir = worker
+  return {'worker_index': index, 'worker_metrics_dir': metrics_dir}

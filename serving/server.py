@@ -75,6 +75,15 @@ class ModelServer:
       'Requests waiting for the request-log writer.',
       lambda: self.request_logger.pending if self.request_logger else 0,
     )
+    self._worker_metrics = None
+    if config.worker_metrics_dir:
+      from serving.metrics_merge import WorkerMetrics
+
+      self._worker_metrics = WorkerMetrics(
+        self.metrics.render, config.worker_metrics_dir, config.worker_index
+      )
+      # A scrape answers for the whole worker group (serving.metrics_merge).
+      self.metrics.render = self._worker_metrics.render
     self.context = ServerContext(
       config=config,
       manager=self.manager,
@@ -121,7 +130,11 @@ class ModelServer:
         self.config.inference_threads * 4,
       )
       LOG.info('gRPC API listening on %s:%d', self.config.host, self.grpc_port)
-    listener = _bind(self.config.host, self.config.rest_api_port)
+    listener = _bind(
+      self.config.host,
+      self.config.rest_api_port,
+      reuse_port=bool(self.config.worker_metrics_dir),
+    )
     self.port = listener.getsockname()[1]
     ready = threading.Event()
     config = self.config
@@ -173,6 +186,8 @@ class ModelServer:
     self.manager.stop()
     if self.request_logger is not None:
       self.request_logger.close()
+    if self._worker_metrics is not None:
+      self._worker_metrics.close()
     LOG.info('Server stopped')
 
   async def _stop_http(self) -> None:
@@ -209,9 +224,12 @@ def freeze_heap() -> None:
   gc.freeze()
 
 
-def _bind(host: str, port: int) -> socket.socket:
-  """A listening TCP socket on host:port (IPv4 or IPv6, as the host resolves; port 0 picks a free one)."""
+def _bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
+  """A listening TCP socket on host:port (IPv4 or IPv6, as the host resolves; port 0 picks a free one).
+  reuse_port: shared with the other workers of a --workers group, the kernel spreading connections."""
   family = socket.getaddrinfo(
     host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
   )[0][0]
-  return socket.create_server((host, port), family=family, backlog=1024)
+  return socket.create_server(
+    (host, port), family=family, backlog=1024, reuse_port=reuse_port
+  )
