@@ -33,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     from serving.workers import run_workers  # The parent loads no model.
 
     return run_workers(argv, server_config)
+  if server_config.proxy_to:
+    from serving.proxy import ProxyServer
+
+    ProxyServer(server_config).run_until_signal()
+    return 0
   from serving.server import (
     ModelServer,  # Imports TensorFlow: only once we know we serve ourselves.
   )

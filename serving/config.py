@@ -99,6 +99,7 @@ class ServerConfig:
   idle_connection_timeout_seconds: float
   use_real_binary: bool
   workers: int = 1
+  proxy_to: str = ''  # HOST:PORT of a tensorflow_model_server REST API to front (serving.proxy).
   # Set in the workers of a --workers group (serving.workers): bind with SO_REUSEPORT, merge metrics.
   worker_index: int = 0
   worker_metrics_dir: str = ''
@@ -298,6 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
     'request-log files; a metrics scrape sums them all (default 1).',
   )
   ours.add_argument(
+    '--proxy_to',
+    default='',
+    help='HOST:PORT of a running tensorflow_model_server REST API: forward every request to it unchanged '
+    'and write the request log and metrics of this server (REST only). --model_name names the default '
+    'request-log directory; no model is loaded here.',
+  )
+  ours.add_argument(
     '--use_real_binary',
     type=_bool,
     nargs='?',
@@ -307,6 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     f'(also env {USE_REAL_BINARY_ENV}=1).',
   )
   return parser
+
+
+def parse_upstream(text: str) -> tuple[str, int]:
+  """--proxy_to's HOST:PORT (IPv6 as [::1]:8501) -> (host, port); ValueError with a one-line message."""
+  host, sep, port = text.rpartition(':')
+  host = host.strip('[]')
+  if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    raise ValueError(f'--proxy_to must be HOST:PORT, got {text!r}')
+  return host, int(port)
 
 
 def read_text_proto(path: str, message_class):
@@ -416,7 +433,18 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     raise ValueError('--workers must be >= 1')
   if args.batching_parameters_file and not args.enable_batching:
     raise ValueError('--batching_parameters_file needs --enable_batching')
-  if args.model_config_file:
+  if args.proxy_to:
+    parse_upstream(args.proxy_to)
+    if args.port:
+      raise ValueError(
+        '--proxy_to forwards REST only: --port (gRPC) cannot be used with it'
+      )
+    if args.model_config_file or args.model_base_path:
+      raise ValueError(
+        '--proxy_to serves no model itself: drop --model_base_path and --model_config_file'
+      )
+    models = []
+  elif args.model_config_file:
     models = read_model_config(args.model_config_file)
   elif args.model_base_path:
     models = [
@@ -462,6 +490,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     idle_connection_timeout_seconds=args.idle_connection_timeout_seconds,
     use_real_binary=args.use_real_binary,
     workers=args.workers,
+    proxy_to=args.proxy_to,
     **_worker_fields(),
   )
 

@@ -258,12 +258,7 @@ class RestExchange:
   def _model_done(self, future):
     if self._responded:
       return  # The deadline answered first, or the client went away.
-    ctx, metrics, route, prepared = (
-      self.ctx,
-      self.ctx.metrics,
-      self.route,
-      self.prepared,
-    )
+    metrics, route, prepared = self.ctx.metrics, self.route, self.prepared
     try:
       outputs, runtime_us = future.result()
       response = prepared.encode_response(outputs)
@@ -280,13 +275,17 @@ class RestExchange:
     )
     self._observe_outputs(outputs)
     self._respond(200, response)
+    # Encoded right after the response is written (same callback, so a drain at shutdown cannot slip in
+    # between): the client does not wait for its own log record.
+    self._log(outputs, latency_us)
+
+  def _log(self, outputs: dict[str, np.ndarray], latency_us: float):
+    ctx, route, prepared = self.ctx, self.route, self.prepared
     logger = ctx.request_logger
     if (
       logger is not None
       and random.random() < ctx.config.request_log.sampling_rate
     ):
-      # Encoded right after the response is written (same callback, so a drain at shutdown cannot slip in
-      # between): the client does not wait for its own log record.
       logger.log(
         LoggedRequest(
           timestamp=self._received_at,
