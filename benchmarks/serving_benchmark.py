@@ -7,7 +7,8 @@ Measures, in one run on loopback:
     with one row (what any server must pay);
   * single-row predict over REST, sequential keep-alive requests: median/p99, with the request log on and off;
   * throughput and latency (p50, p99, p99.9) with 1, 8 and 64 concurrent keep-alive clients (client processes,
-    bounded by --seconds each), with server-side batching on and off, and the server's CPU per request.
+    bounded by --seconds each), with server-side batching on and off, and with batching on and --workers=N
+    (default 2), and the server's CPU per request (all its processes) and requests/s per server core.
 Targets: REST p50 <= in-process p50 + 1 ms; 64-client throughput >= 2x the single-thread in-process rate;
 with batching on, p99 <= 3x p50 at 64 clients.
 Every loop is bounded by a request count or a duration.
@@ -262,6 +263,48 @@ def process_cpu_seconds(pid: int) -> float:
   return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
+def tree_cpu_seconds(pid: int) -> float:
+  """CPU of a process and its children (the workers of --workers N), from /proc."""
+  total = process_cpu_seconds(pid)
+  try:
+    tasks = os.listdir(f'/proc/{pid}/task')
+  except OSError:
+    return total
+  for task in tasks:
+    try:
+      with open(f'/proc/{pid}/task/{task}/children') as f:
+        children = [int(c) for c in f.read().split()]
+    except OSError:
+      continue
+    for child in children:
+      try:
+        total += tree_cpu_seconds(child)
+      except OSError:
+        pass  # Exited meanwhile.
+  return total
+
+
+def wait_for_workers(port: int, workers: int, timeout: float = 120) -> None:
+  """Returns once `workers` distinct server processes have answered (their request ids' random prefixes
+  differ), each on a new connection so the kernel may pick any of them."""
+  prefixes = set()
+  deadline = time.monotonic() + timeout
+  while len(prefixes) < workers:
+    if time.monotonic() > deadline:
+      raise RuntimeError(f'only {len(prefixes)} of {workers} workers answered')
+    connection = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+    connection.request(
+      'POST',
+      '/v1/models/taxi:predict',
+      BODY,
+      {'Content-Type': 'application/json'},
+    )
+    response = connection.getresponse()
+    response.read()
+    prefixes.add(response.getheader('X-Request-Id', '')[:16])
+    connection.close()
+
+
 def throughput(
   port: int, clients: int, seconds: float, server_pid: int
 ) -> dict:
@@ -277,13 +320,13 @@ def throughput(
     context.Process(target=_client_process, args=(port, n, seconds, results))
     for n in per_process
   ]
-  server_cpu = process_cpu_seconds(server_pid)
+  server_cpu = tree_cpu_seconds(server_pid)
   start = time.perf_counter()
   for process in processes:
     process.start()
   totals = [results.get(timeout=seconds + 120) for _ in processes]
   elapsed = time.perf_counter() - start
-  server_cpu = process_cpu_seconds(server_pid) - server_cpu
+  server_cpu = tree_cpu_seconds(server_pid) - server_cpu
   for process in processes:
     process.join(timeout=30)
   ok, failed = sum(t[0] for t in totals), sum(t[1] for t in totals)
@@ -325,6 +368,12 @@ def main() -> int:
     help='Duration of each throughput run.',
   )
   parser.add_argument('--max_batch_size', type=int, default=64)
+  parser.add_argument(
+    '--workers',
+    type=int,
+    default=2,
+    help='Also measure batching on with --workers=N server processes (1: skip; default 2).',
+  )
   args = parser.parse_args()
 
   workdir = tempfile.mkdtemp(prefix='serving-benchmark-')
@@ -401,15 +450,26 @@ def main() -> int:
       f'{rows[0][1]["p50_ms"] - server_path["p50_ms"]:+.3f} ms'
     )
 
-    for label, extra in (
-      (
-        f'batching on (max_batch_size {args.max_batch_size})',
-        ('--enable_batching', f'--batching_parameters_file={batching}'),
-      ),
+    batching_flags = (
+      '--enable_batching',
+      f'--batching_parameters_file={batching}',
+    )
+    runs = [
+      (f'batching on (max_batch_size {args.max_batch_size})', batching_flags),
       ('batching off', ()),
-    ):
+    ]
+    if args.workers > 1:
+      runs.append(
+        (
+          f'batching on, --workers={args.workers}',
+          (*batching_flags, f'--workers={args.workers}'),
+        )
+      )
+    for label, extra in runs:
       process, port = start_server(base, workdir, *extra)
       try:
+        if args.workers > 1 and f'--workers={args.workers}' in extra:
+          wait_for_workers(port, args.workers)
         single = sequential_latency(port, args.latency_requests)
         print(
           f'\nREST, {label}, sequential: p50 {single["p50_ms"]:.3f} ms   p99 {single["p99_ms"]:.3f} ms'

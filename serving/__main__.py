@@ -29,6 +29,15 @@ def main(argv: list[str] | None = None) -> int:
   except (OSError, ValueError) as exc:
     parser.exit(2, f'error: {exc}\n')
 
+  if server_config.workers > 1:
+    from serving.workers import run_workers  # The parent loads no model.
+
+    return run_workers(argv, server_config)
+  if server_config.proxy_to:
+    from serving.proxy import ProxyServer
+
+    ProxyServer(server_config).run_until_signal()
+    return 0
   from serving.server import (
     ModelServer,  # Imports TensorFlow: only once we know we serve ourselves.
   )

@@ -11,12 +11,15 @@ A lone small request may instead run on the event loop thread (run_inline), whic
 
 import collections
 import concurrent.futures
+import logging
 import threading
 import time
 
 import numpy as np
 
 from serving.errors import ServingError
+
+LOG = logging.getLogger(__name__)
 
 
 class Task:
@@ -28,9 +31,12 @@ class Task:
     'key',
     'future',
     'enqueued_at',
+    'notify',
   )
 
-  def __init__(self, servable, signature, inputs: dict[str, np.ndarray]):
+  def __init__(
+    self, servable, signature, inputs: dict[str, np.ndarray], notify=None
+  ):
     self.servable = servable
     self.signature = signature
     self.inputs = inputs
@@ -52,6 +58,8 @@ class Task:
     )
     self.future = concurrent.futures.Future()
     self.enqueued_at = time.perf_counter()
+    # (event loop, callback(future)): called on that loop once done, together with the rest of its batch.
+    self.notify = notify
 
   @property
   def size(self) -> int:
@@ -120,9 +128,11 @@ class InferenceQueue:
     return task.future
 
   def submit(
-    self, servable, signature, inputs: dict[str, np.ndarray]
+    self, servable, signature, inputs: dict[str, np.ndarray], notify=None
   ) -> concurrent.futures.Future:
-    task = Task(servable, signature, inputs)
+    """Queues a model call. `notify=(loop, callback)` has callback(future) called on that event loop when it is
+    done; a batch wakes each loop once (a thread-safe wake-up per request cost the worker GIL time)."""
+    task = Task(servable, signature, inputs, notify)
     with self._cond:
       if self._closed:
         raise ServingError('UNAVAILABLE', 'Server is shutting down')
@@ -216,11 +226,28 @@ class InferenceQueue:
         *labels, value=sum(task.size for task in batch)
       )
     runtime_us = (time.perf_counter() - started) * 1e6
+    callbacks = {}
     for task, result in zip(batch, results):
       if isinstance(result, ServingError):
         task.future.set_exception(result)
       else:
         task.future.set_result((result, runtime_us))
+      if task.notify is not None:
+        loop, callback = task.notify
+        callbacks.setdefault(loop, []).append((callback, task.future))
+    for loop, calls in callbacks.items():
+      try:
+        loop.call_soon_threadsafe(_call_all, calls)
+      except RuntimeError:  # The loop is closed: nobody is waiting any more.
+        pass
+
+
+def _call_all(calls) -> None:
+  for callback, future in calls:
+    try:
+      callback(future)
+    except Exception:  # noqa: BLE001 - one failing callback must not leave the rest of the batch unanswered.
+      LOG.exception('Error delivering a model result')
 
 
 def _split(outputs: dict[str, np.ndarray], batch: list[Task]) -> list:

@@ -98,6 +98,11 @@ class ServerConfig:
   max_connections: int
   idle_connection_timeout_seconds: float
   use_real_binary: bool
+  workers: int = 1
+  proxy_to: str = ''  # HOST:PORT of a tensorflow_model_server REST API to front (serving.proxy).
+  # Set in the workers of a --workers group (serving.workers): bind with SO_REUSEPORT, merge metrics.
+  worker_index: int = 0
+  worker_metrics_dir: str = ''
 
 
 def _bool(text: str) -> bool:
@@ -287,6 +292,20 @@ def build_parser() -> argparse.ArgumentParser:
     help='Close keep-alive connections idle this long (default 60).',
   )
   ours.add_argument(
+    '--workers',
+    type=int,
+    default=1,
+    help='Server processes sharing the ports (SO_REUSEPORT), each with its own models, batching and '
+    'request-log files; a metrics scrape sums them all (default 1).',
+  )
+  ours.add_argument(
+    '--proxy_to',
+    default='',
+    help='HOST:PORT of a running tensorflow_model_server REST API: forward every request to it unchanged '
+    'and write the request log and metrics of this server (REST only). --model_name names the default '
+    'request-log directory; no model is loaded here.',
+  )
+  ours.add_argument(
     '--use_real_binary',
     type=_bool,
     nargs='?',
@@ -296,6 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     f'(also env {USE_REAL_BINARY_ENV}=1).',
   )
   return parser
+
+
+def parse_upstream(text: str) -> tuple[str, int]:
+  """--proxy_to's HOST:PORT (IPv6 as [::1]:8501) -> (host, port); ValueError with a one-line message."""
+  host, sep, port = text.rpartition(':')
+  host = host.strip('[]')
+  if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    raise ValueError(f'--proxy_to must be HOST:PORT, got {text!r}')
+  return host, int(port)
 
 
 def read_text_proto(path: str, message_class):
@@ -401,9 +429,22 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     raise ValueError('--request_log_sampling_rate must be within [0, 1]')
   if args.request_log_flush_seconds <= 0:
     raise ValueError('--request_log_flush_seconds must be > 0')
+  if args.workers < 1:
+    raise ValueError('--workers must be >= 1')
   if args.batching_parameters_file and not args.enable_batching:
     raise ValueError('--batching_parameters_file needs --enable_batching')
-  if args.model_config_file:
+  if args.proxy_to:
+    parse_upstream(args.proxy_to)
+    if args.port:
+      raise ValueError(
+        '--proxy_to forwards REST only: --port (gRPC) cannot be used with it'
+      )
+    if args.model_config_file or args.model_base_path:
+      raise ValueError(
+        '--proxy_to serves no model itself: drop --model_base_path and --model_config_file'
+      )
+    models = []
+  elif args.model_config_file:
     models = read_model_config(args.model_config_file)
   elif args.model_base_path:
     models = [
@@ -448,4 +489,17 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     max_connections=args.max_connections,
     idle_connection_timeout_seconds=args.idle_connection_timeout_seconds,
     use_real_binary=args.use_real_binary,
+    workers=args.workers,
+    proxy_to=args.proxy_to,
+    **_worker_fields(),
   )
+
+
+def _worker_fields() -> dict:
+  from serving.workers import WORKER_ENV, parse_worker_env
+
+  worker = parse_worker_env(os.environ.get(WORKER_ENV, ''))
+  if worker is None:
+    return {}
+  index, _, metrics_dir = worker
+  return {'worker_index': index, 'worker_metrics_dir': metrics_dir}

@@ -224,6 +224,7 @@ class HttpConnection(asyncio.Protocol):
       self, method, target.split('?', 1)[0], self._headers
     )
     exchange.keep_alive = keep_alive
+    exchange.target = target  # With its query string, for --proxy_to.
     exchange.http10 = parser.get_http_version() == '1.0'
     self._receiving = exchange
     self.pending.append(exchange)

@@ -238,7 +238,10 @@ class RestExchange:
     ctx = self.ctx
     try:
       future = ctx.inference_queue.submit(
-        self.servable, self.prepared.signature, self.prepared.inputs
+        self.servable,
+        self.prepared.signature,
+        self.prepared.inputs,
+        notify=(asyncio.get_running_loop(), self._model_done),
       )
     except Exception as exc:  # noqa: BLE001 - every failure is answered as {"error": ...}.
       self._fail(exc)
@@ -246,10 +249,6 @@ class RestExchange:
     # Checked by the connections' periodic sweep rather than a timer per request.
     self.deadline = time.monotonic() + ctx.config.request_timeout_seconds
     self._future = future
-    loop = asyncio.get_running_loop()
-    future.add_done_callback(
-      lambda done: loop.call_soon_threadsafe(self._model_done, done)
-    )
 
   def _deadline_exceeded(self):
     # A task not yet started is dropped by the worker; a running model call cannot be interrupted.
@@ -259,12 +258,7 @@ class RestExchange:
   def _model_done(self, future):
     if self._responded:
       return  # The deadline answered first, or the client went away.
-    ctx, metrics, route, prepared = (
-      self.ctx,
-      self.ctx.metrics,
-      self.route,
-      self.prepared,
-    )
+    metrics, route, prepared = self.ctx.metrics, self.route, self.prepared
     try:
       outputs, runtime_us = future.result()
       response = prepared.encode_response(outputs)
@@ -280,12 +274,18 @@ class RestExchange:
       self.model_label, route.kind, 'TF2', value=runtime_us
     )
     self._observe_outputs(outputs)
+    self._respond(200, response)
+    # Encoded right after the response is written (same callback, so a drain at shutdown cannot slip in
+    # between): the client does not wait for its own log record.
+    self._log(outputs, latency_us)
+
+  def _log(self, outputs: dict[str, np.ndarray], latency_us: float):
+    ctx, route, prepared = self.ctx, self.route, self.prepared
     logger = ctx.request_logger
     if (
       logger is not None
       and random.random() < ctx.config.request_log.sampling_rate
     ):
-      # Enqueued before the response is sent: an acknowledged request is always in the log's queue.
       logger.log(
         LoggedRequest(
           timestamp=self._received_at,
@@ -300,7 +300,6 @@ class RestExchange:
           latency_us=int(latency_us),
         )
       )
-    self._respond(200, response)
 
   def _fail(self, exc: Exception):
     if self._responded:

@@ -172,8 +172,9 @@ def contract_server(model_base_path, monitoring_config, tmp_path_factory):
 
 
 @contextlib.contextmanager
-def subprocess_server(args, port=None, env=None):
-  """`python -m serving` as a child process; yields (process, base_url). SIGTERMs it on exit if alive."""
+def subprocess_server(args, port=None, env=None, ready_statuses=(200,)):
+  """`python -m serving` as a child process; yields (process, base_url). SIGTERMs it on exit if alive.
+  Ready once GET /v1/models/taxi answers one of ready_statuses."""
   port = port or free_port()
   args = [a for a in args if not a.startswith('--rest_api_port')] + [
     f'--rest_api_port={port}'
@@ -196,7 +197,10 @@ def subprocess_server(args, port=None, env=None):
         f'server exited early: {log_file.read().decode()[-3000:]}'
       )
     try:
-      return requests.get(f'{url}/v1/models/taxi', timeout=1).status_code == 200
+      return (
+        requests.get(f'{url}/v1/models/taxi', timeout=1).status_code
+        in ready_statuses
+      )
     except requests.ConnectionError:
       return False
 

@@ -211,3 +211,63 @@ def test_load_with_a_version_push_has_zero_failures(
   assert results['v1'] > 0 and results['v2'] > 0, results
   assert results['v2_then_v1'] == 0, results
   assert results['ok'] > 200, results
+
+
+class _RecordingLoop:
+  """Stands in for an event loop: records the thread-safe wake-ups a worker asks for."""
+
+  def __init__(self):
+    self.wakeups = []
+
+  def call_soon_threadsafe(self, function, *args):
+    self.wakeups.append((function, args))
+
+
+def test_a_batch_wakes_the_event_loop_once_for_all_its_requests():
+  import types
+
+  import numpy as np
+
+  from serving.batching import InferenceQueue
+  from serving.metrics import ServingMetrics
+
+  servable = types.SimpleNamespace(
+    name='toy', run=lambda signature, inputs: {'y': inputs['x'] * 2}
+  )
+  signature = types.SimpleNamespace(name='s', batchable=True)
+  # A long batch timeout: the worker waits until the batch is full, so the four requests share one call.
+  queue = InferenceQueue(
+    num_threads=1,
+    metrics=ServingMetrics(),
+    max_batch_size=4,
+    batch_timeout_micros=60_000_000,
+    max_enqueued_batches=10,
+  )
+  loop, delivered = _RecordingLoop(), []
+  try:
+    futures = [
+      queue.submit(
+        servable,
+        signature,
+        {'x': np.array([float(i)], dtype=np.float32)},
+        notify=(loop, delivered.append),
+      )
+      for i in range(4)
+    ]
+    results = [future.result(timeout=30)[0]['y'].tolist() for future in futures]
+  finally:
+    queue.close()
+  assert results == [[0.0], [2.0], [4.0], [6.0]]
+  assert len(loop.wakeups) == 1
+  function, args = loop.wakeups[0]
+  function(
+    *args
+  )  # What the event loop would run: every request's callback, in queue order.
+  assert delivered == futures
+
+
+def test_the_heap_is_frozen_once_the_models_are_loaded(contract_server):
+  import gc
+
+  # Full collections would otherwise walk TensorFlow's objects with the GIL held (serving.server.freeze_heap).
+  assert gc.get_freeze_count() > 0

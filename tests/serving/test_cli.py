@@ -30,6 +30,8 @@ ALL_FLAGS = [
   '--max_header_bytes',
   '--max_connections',
   '--idle_connection_timeout_seconds',
+  '--workers',
+  '--proxy_to',
   '--use_real_binary',
 ]
 
