@@ -27,7 +27,7 @@ from tfx.v1.types.standard_artifacts import Model
 
 from core import model_versions, names
 
-FOUND = 'found'
+FOUND = names.BASELINE_FOUND
 PUSHED_VERSION = 'pushed_version'
 PUSHED_DESTINATION = 'pushed_destination'
 

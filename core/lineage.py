@@ -403,6 +403,10 @@ def model_lineage(
   evaluator_inputs = _inputs(store, evaluator_id)
   evaluation = _outputs(store, evaluator_id).get(names.EVALUATION, [None])[-1]
   baseline = evaluator_inputs.get('baseline_model', [None])[-1]
+  if baseline is not None and (
+    baseline.custom_properties[names.BASELINE_FOUND].int_value != 1
+  ):
+    baseline = None  # production_baseline found nothing pushed yet.
   example_gen = _execution(store, _producer(store, examples))
   props = pushed_model.custom_properties
   return {

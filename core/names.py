@@ -92,8 +92,10 @@ MODEL_ANALYSIS_FILE = 'model_analysis.json'
 # Their inputs and outputs (besides EXAMPLES, MODEL and BLESSING above).
 BASELINE_MODEL = 'baseline_model'
 PRODUCTION_MODEL = 'production_model'
-# production_baseline's output.
+# production_baseline's output, and its custom property saying whether
+# anything was pushed yet (0: no baseline, an empty artifact).
 BASELINE = 'baseline'
+BASELINE_FOUND = 'found'
 EVALUATOR_BLESSING = 'evaluator_blessing'
 ANALYSIS = 'analysis'
 # Files of the simple baseline's Model artifact: the fitted scikit-learn

@@ -80,7 +80,7 @@ def model_tree(chain: Dict) -> Node:
         [
           'metrics (test split): ' + _metrics(evaluation['metrics']),
           'baseline: '
-          + (evaluation['baseline_model'] or 'none (no blessed model before)'),
+          + (evaluation['baseline_model'] or 'none (nothing pushed before)'),
           f'output {evaluation["uri"]}',
         ],
       ),
