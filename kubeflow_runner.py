@@ -138,7 +138,6 @@ def build_config(args) -> config_lib.PipelineConfig:
     quality_gate=config_lib.quality_gate_of(args),
     beam_pipeline_args=runner_flags.beam_args_of(args),
     enable_cache=not args.no_cache,
-    user_code_fingerprint=config_lib.user_code_fingerprint(),
   )
 
 

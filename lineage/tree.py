@@ -91,7 +91,7 @@ def model_tree(chain: Dict) -> Node:
           f'decision threshold {trainer["decision_threshold"]}',
           *_properties(
             trainer['execution']['properties'],
-            ('train_args', 'eval_args', 'module_path', 'module_file'),
+            ('train_args', 'eval_args', 'run_fn', 'custom_config'),
           ),
         ],
       ),
@@ -101,7 +101,7 @@ def model_tree(chain: Dict) -> Node:
           _execution(transform['execution']),
           *_properties(
             transform['execution']['properties'],
-            ('module_path', 'module_file', 'splits_config'),
+            ('preprocessing_fn', 'custom_config', 'splits_config'),
           ),
         ],
       ),

@@ -33,11 +33,9 @@ def _train_args(train_steps):
   return tfx.proto.TrainArgs(splits=[names.TRAIN_SPLIT], num_steps=train_steps)
 
 
-def _user_code(config: PipelineConfig, module_file: str, **function_path):
-  """How Transform or the Trainer finds its user code: a module file, or a
-  module path with the code's fingerprint in its cache key."""
-  if config.user_code_fingerprint is None:
-    return {'module_file': module_file}
+def _user_code(config: PipelineConfig, **function_path):
+  """How Transform or the Trainer finds its user code: a module path, with
+  the code's fingerprint in its cache key."""
   return dict(
     function_path,
     custom_config={names.USER_CODE_FINGERPRINT: config.user_code_fingerprint},
@@ -80,9 +78,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
   transform = tfx.components.Transform(
     examples=examples,
     schema=schema,
-    **_user_code(
-      config, config.transform_module, preprocessing_fn=PREPROCESSING_FN
-    ),
+    **_user_code(config, preprocessing_fn=PREPROCESSING_FN),
     # StatisticsGen already describes the raw data; skipping Transform's own
     # pre/post statistics halves its run time.
     disable_statistics=True,
@@ -93,7 +89,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
   transform.add_upstream_node(data_gate)
 
   trainer = tfx.components.Trainer(
-    **_user_code(config, config.trainer_module, run_fn=RUN_FN),
+    **_user_code(config, run_fn=RUN_FN),
     examples=transform.outputs[names.TRANSFORMED_EXAMPLES],
     transform_graph=transform.outputs[names.TRANSFORM_GRAPH],
     train_args=_train_args(config.train_steps),
