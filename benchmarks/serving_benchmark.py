@@ -158,18 +158,27 @@ def stop_server(process: subprocess.Popen) -> None:
     process.kill()
 
 
+def _post_predict(connection: http.client.HTTPConnection):
+  """One predict request of BODY; the response, already read."""
+  connection.request(
+    'POST',
+    '/v1/models/taxi:predict',
+    BODY,
+    {'Content-Type': 'application/json'},
+  )
+  response = connection.getresponse()
+  response.read()
+  return response
+
+
 def sequential_latency(port: int, count: int) -> dict:
   connection = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
-  headers = {'Content-Type': 'application/json'}
   for _ in range(50):
-    connection.request('POST', '/v1/models/taxi:predict', BODY, headers)
-    connection.getresponse().read()
+    _post_predict(connection)
   latencies = []
   for _ in range(count):
     start = time.perf_counter()
-    connection.request('POST', '/v1/models/taxi:predict', BODY, headers)
-    response = connection.getresponse()
-    response.read()
+    response = _post_predict(connection)
     latencies.append(time.perf_counter() - start)
     if response.status != 200:
       raise RuntimeError(f'HTTP {response.status}')
@@ -223,14 +232,7 @@ def _client_process(port: int, threads: int, seconds: float, results) -> None:
     while time.monotonic() < stop_at:
       start = time.perf_counter()
       try:
-        connection.request(
-          'POST',
-          '/v1/models/taxi:predict',
-          BODY,
-          {'Content-Type': 'application/json'},
-        )
-        response = connection.getresponse()
-        response.read()
+        response = _post_predict(connection)
         if response.status == 200:
           ok += 1
           latencies.append(time.perf_counter() - start)
@@ -293,14 +295,7 @@ def wait_for_workers(port: int, workers: int, timeout: float = 120) -> None:
     if time.monotonic() > deadline:
       raise RuntimeError(f'only {len(prefixes)} of {workers} workers answered')
     connection = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
-    connection.request(
-      'POST',
-      '/v1/models/taxi:predict',
-      BODY,
-      {'Content-Type': 'application/json'},
-    )
-    response = connection.getresponse()
-    response.read()
+    response = _post_predict(connection)
     prefixes.add(response.getheader('X-Request-Id', '')[:16])
     connection.close()
 

@@ -69,6 +69,27 @@ class SharedReader:
     return getattr(self._file, name)
 
 
+def run_cli(*args, env=None) -> subprocess.CompletedProcess:
+  """`python -m serving ARGS` as a user runs it, to its exit."""
+  return subprocess.run(
+    [sys.executable, '-m', 'serving', *args],
+    cwd=REPO_ROOT,
+    capture_output=True,
+    text=True,
+    timeout=60,
+    env={**os.environ, **(env or {})},
+  )
+
+
+def assert_refused(args, message: str) -> None:
+  """The server refuses ARGS as usage errors are refused: exit 2 and one
+  line, `message`, with no traceback."""
+  result = run_cli(*args)
+  assert result.returncode == 2
+  assert 'Traceback' not in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == message
+
+
 def free_port() -> int:
   with socket.socket() as sock:
     sock.bind(('127.0.0.1', 0))

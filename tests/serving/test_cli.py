@@ -2,10 +2,8 @@
 
 import os
 import stat
-import subprocess
-import sys
 
-from tests.serving.conftest import REPO_ROOT
+from tests.serving.conftest import assert_refused, run_cli
 
 ALL_FLAGS = [
   '--model_name',
@@ -34,17 +32,6 @@ ALL_FLAGS = [
   '--proxy_to',
   '--use_real_binary',
 ]
-
-
-def run_cli(*args, env=None):
-  return subprocess.run(
-    [sys.executable, '-m', 'serving', *args],
-    cwd=REPO_ROOT,
-    capture_output=True,
-    text=True,
-    timeout=60,
-    env={**os.environ, **(env or {})},
-  )
 
 
 def test_help_documents_every_flag():
@@ -93,15 +80,14 @@ def test_missing_real_binary_is_a_clear_error(tmp_path):
 def test_a_typo_in_the_batching_file_stops_the_server_with_one_line(tmp_path):
   batching = tmp_path / 'batching.config'
   batching.write_text('max_batch_sise { value: 8 }\n')
-  result = run_cli(
-    f'--model_base_path={tmp_path}/m',
-    '--enable_batching',
-    f'--batching_parameters_file={batching}',
-  )
-  assert result.returncode == 2
-  assert result.stderr.strip().splitlines()[-1] == (
+  assert_refused(
+    [
+      f'--model_base_path={tmp_path}/m',
+      '--enable_batching',
+      f'--batching_parameters_file={batching}',
+    ],
     'error: Error parsing text-format '
     'tensorflow.serving.BatchingParameters: 1:1 : Message type '
     '"tensorflow.serving.BatchingParameters" has no field named '
-    f'"max_batch_sise". (Invalid protobuf file: \'{batching}\')'
+    f'"max_batch_sise". (Invalid protobuf file: \'{batching}\')',
   )

@@ -2,15 +2,13 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import requests
 
 from serving import request_log
 from serving.metrics_merge import merge
 from tests.serving.conftest import (
-  REPO_ROOT,
+  assert_refused,
   raw_instance,
   server_args,
   subprocess_server,
@@ -106,21 +104,7 @@ def test_worker_metrics_are_summed_and_versions_take_the_highest():
 
 
 def test_zero_workers_is_one_clear_line(tmp_path):
-  result = subprocess.run(
-    [
-      sys.executable,
-      '-m',
-      'serving',
-      f'--model_base_path={tmp_path}',
-      '--workers=0',
-    ],
-    cwd=REPO_ROOT,
-    capture_output=True,
-    text=True,
-    timeout=60,
-  )
-  assert result.returncode == 2
-  assert 'Traceback' not in result.stderr
-  assert (
-    result.stderr.strip().splitlines()[-1] == 'error: --workers must be >= 1'
+  assert_refused(
+    [f'--model_base_path={tmp_path}', '--workers=0'],
+    'error: --workers must be >= 1',
   )
