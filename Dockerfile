@@ -1,7 +1,8 @@
 # The taxi pipeline's image for Kubeflow Pipelines and Vertex AI Pipelines.
-# Every task runs `python -m tfx.orchestration.kubeflow.v2...` in it (the
-# compiled package sets the command), importing this project's components/,
-# models/ and pipeline/ packages and reading schema/ from /pipeline.
+# Every task runs `python -m kfp_entrypoint` in it (the compiled package sets
+# the command): TFX's KFP v2 entry point once the input artifacts' types are
+# mapped back, importing this project's components/, models/ and pipeline/
+# packages and reading schema/ from /pipeline.
 #
 #   docker build -t REGISTRY/taxi-tfx-pipeline:TAG .
 #   python kubeflow_runner.py --image REGISTRY/taxi-tfx-pipeline:TAG ...
@@ -24,6 +25,7 @@ RUN pip install --no-cache-dir \
 COPY setup.py ./
 COPY components ./components
 COPY core ./core
+COPY kfp_entrypoint ./kfp_entrypoint
 COPY models ./models
 COPY pipeline ./pipeline
 COPY serving ./serving

@@ -44,6 +44,15 @@ IMAGE_PROJECT_DIR = '/pipeline'
 DATA_ROOT_PARAMETER = 'data_root'
 TRAIN_ARGS_PARAMETER = 'train_args'
 JOB_SUFFIX = '_job.json'
+# Every TFX task's container command: TFX's KFP v2 entry point, replaced by
+# the image's own (kfp_entrypoint/), which maps the input artifacts' types
+# back to TFX's before calling it (open-source KFP hands them over untyped).
+TFX_ENTRYPOINT = [
+  'python',
+  '-m',
+  'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor',
+]
+IMAGE_ENTRYPOINT = ['python', '-m', 'kfp_entrypoint']
 
 
 def parse_args(argv):
@@ -178,6 +187,10 @@ def compile_pipeline(
   job['pipelineSpec']['root']['dag']['tasks'][names.PRODUCTION_BASELINE][
     'cachingOptions'
   ] = {'enableCache': False}
+  for executor in job['pipelineSpec']['deploymentSpec']['executors'].values():
+    container = executor.get('container', {})
+    if container.get('command') == TFX_ENTRYPOINT:
+      container['command'] = IMAGE_ENTRYPOINT
   # Fails here, not on upload, if the spec is not a valid PipelineSpec.
   json_format.ParseDict(job['pipelineSpec'], pipeline_spec_pb2.PipelineSpec())
   return job

@@ -16,6 +16,7 @@ setuptools.setup(
       'components',
       'continuous',
       'core',
+      'kfp_entrypoint',
       'kfp_local',
       'lineage',
       'models',

@@ -14,11 +14,20 @@ to a cluster: wrong module paths, unserialisable parameters or a missing
 package fail here the way they would in a pod.
 
 Backends differ where the real ones do:
-  kubeflow  Kubeflow Pipelines' own backend: refuses resolver tasks (its
-            compiler has no resolver executor) and runs only command + args.
-  vertex    Vertex AI Pipelines: also runs the containers' pre-cache-check
-            hook (TFX's ExampleGen driver) and answers resolver queries from
-            the artifacts of earlier runs under the same root.
+  kubeflow  open-source Kubeflow Pipelines (backend 2.0-2.4, read from
+            kubeflow/pipelines backend/src/v2/driver and component/): refuses
+            resolver tasks (its compiler has no resolver executor), runs only
+            command + args, and hands a task its input artifacts as the
+            driver resolves them from ML Metadata: type {"instanceSchema": ""}
+            (the driver never reads the artifact's type back), named by their
+            ML Metadata id, metadata as custom properties plus the launcher's
+            display_name; outputs unnamed, with the spec's type; the executor
+            output file under a directory named kfp_outputs; gs:// inputs
+            downloaded first as its launcher does (download_artifact).
+  vertex    Vertex AI Pipelines: every artifact keeps the spec's instance
+            schema; also runs the containers' pre-cache-check hook (TFX's
+            ExampleGen driver) and answers resolver queries from the
+            artifacts of earlier runs under the same root.
 """
 
 import argparse
@@ -40,6 +49,11 @@ BACKENDS = ('kubeflow', 'vertex')
 EXECUTOR_INPUT_PLACEHOLDER = '{{$}}'
 ARTIFACT_LOG = 'artifacts.jsonl'
 OUTPUT_METADATA_FILE = 'executor_output.json'
+# Kubeflow Pipelines' launcher: /tmp/kfp_outputs/output_metadata.json in the
+# pod (TFX takes the directory's name as the task's unique id).
+KUBEFLOW_OUTPUT_DIR = 'kfp_outputs'
+KUBEFLOW_OUTPUT_METADATA_FILE = 'output_metadata.json'
+TASK_LOG = 'log.txt'
 _INPUT_METADATA_PLACEHOLDER = re.compile(
   r"\{\{\$\.inputs\.artifacts\['([^']+)'\]\.metadata\['([^']+)'\]\}\}"
 )
@@ -69,7 +83,9 @@ class UnsupportedSpecError(ValueError):
 class RunResult:
   run_id: str
   run_dir: str
-  # Task name -> output key -> artifacts, as downstream tasks received them.
+  # Task name -> output key -> artifacts, as the launcher recorded them
+  # (with the spec's types; on kubeflow, downstream tasks got them as
+  # kubeflow_input_artifact makes them).
   outputs: Dict[str, Dict[str, ArtifactList]]
 
 
@@ -195,10 +211,18 @@ class _ArtifactLog:
   def __init__(self, path: str):
     self._path = path
 
-  def record(self, run_id: str, task: str, outputs: Mapping[str, ArtifactList]):
+  def record(
+    self, run_id: str, task: str, outputs: Mapping[str, ArtifactList]
+  ) -> Dict[str, int]:
+    """Appends the outputs; returns each key's artifact id (its line number
+    in the log, as ML Metadata numbers artifacts 1, 2, ...)."""
+    ids = {}
+    next_id = len(self.artifacts()) + 1
     with open(self._path, 'a') as f:
       for key, artifacts in sorted(outputs.items()):
         for artifact in artifacts.artifacts:
+          ids[key] = next_id
+          next_id += 1
           f.write(
             json.dumps(
               {
@@ -210,6 +234,7 @@ class _ArtifactLog:
             )
             + '\n'
           )
+    return ids
 
   def artifacts(self) -> List[pipeline_spec_pb2.RuntimeArtifact]:
     if not os.path.exists(self._path):
@@ -301,6 +326,74 @@ def _local_command(command: Sequence[str], python: str) -> List[str]:
   return [python, *command[1:]]
 
 
+GCS_SCHEME = 'gs://'
+
+
+class DownloadError(RuntimeError):
+  """Kubeflow's launcher could not download an input artifact."""
+
+
+def download_artifact(client, uri: str, local_path: str) -> None:
+  """Kubeflow Pipelines' launcher's download of one gs:// input artifact
+  before the task's command runs (backend/src/v2/objectstore DownloadBlob,
+  2.0-2.4): every key starting with the artifact's path, listed without a
+  delimiter, is written to local_path joined with the key relative to that
+  path. A zero-byte directory marker (`path/`, `path/sub/`) joins to a
+  directory's own name and is written as a file there, so the keys below it
+  cannot be written (kubeflow/pipelines#13476). `client`: a
+  google.cloud.storage.Client."""
+  bucket_name, _, path = uri[len(GCS_SCHEME) :].partition('/')
+  for blob in client.list_blobs(bucket_name, prefix=path):
+    target = os.path.normpath(
+      os.path.join(local_path, os.path.relpath(blob.name, path))
+    )
+    parent = os.path.dirname(target)
+    try:
+      os.makedirs(parent, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as e:
+      raise DownloadError(
+        f'failed to download input artifact {uri}: mkdir {parent}: '
+        'not a directory'
+      ) from e
+    blob.download_to_filename(target)
+
+
+def _as_custom_property(value):
+  """A metadata value after the round trip through ML Metadata custom
+  properties (StructValueToMLMDValue and back): booleans become 0/1, lists
+  and structs come back wrapped."""
+  if isinstance(value, bool):
+    return int(value)
+  if isinstance(value, list):
+    return {'list': value}
+  if isinstance(value, dict):
+    return {'struct': value}
+  return value
+
+
+def kubeflow_input_artifact(
+  recorded: pipeline_spec_pb2.RuntimeArtifact, artifact_id: int, output_key: str
+) -> pipeline_spec_pb2.RuntimeArtifact:
+  """An upstream output as open-source Kubeflow Pipelines' driver hands it
+  to the next task. backend/src/v2/metadata/client.go: the artifact comes
+  from GetOutputArtifactsByExecutionId, which leaves its schema empty
+  ("TODO(Bobgy): figure out how to get schema"), and ToRuntimeArtifact
+  turns it into {"instanceSchema": ""}; its name is its ML Metadata id; its
+  metadata is every custom property, including the display_name the
+  launcher recorded (its output key)."""
+  artifact = pipeline_spec_pb2.RuntimeArtifact(
+    name=str(artifact_id), uri=recorded.uri
+  )
+  artifact.type.instance_schema = ''
+  metadata = {
+    key: _as_custom_property(value)
+    for key, value in json_format.MessageToDict(recorded.metadata).items()
+  }
+  metadata['display_name'] = output_key
+  artifact.metadata.update(metadata)
+  return artifact
+
+
 class _Run:
   """One run of a pipeline spec under run_dir."""
 
@@ -325,6 +418,8 @@ class _Run:
     self.log = log
     self.executors = _executors(spec)
     self.outputs: Dict[str, Dict[str, ArtifactList]] = {}
+    # Task name -> output key -> artifact id in the artifact log.
+    self.artifact_ids: Dict[str, Dict[str, int]] = {}
 
   def _input_artifacts(self, task) -> Dict[str, ArtifactList]:
     inputs = {}
@@ -333,13 +428,50 @@ class _Run:
       artifacts = self.outputs[producer.producer_task].get(
         producer.output_artifact_key, ArtifactList()
       )
-      if artifacts.artifacts:  # Absent, as KFP leaves an unresolved input.
-        inputs[key] = artifacts
+      if not artifacts.artifacts:  # Absent, as KFP leaves an unresolved input.
+        continue
+      if self.backend == 'kubeflow':
+        ids = self.artifact_ids[producer.producer_task]
+        artifacts = ArtifactList(
+          artifacts=[
+            kubeflow_input_artifact(
+              artifact,
+              ids[producer.output_artifact_key],
+              producer.output_artifact_key,
+            )
+            for artifact in artifacts.artifacts
+          ]
+        )
+      inputs[key] = artifacts
     return inputs
+
+  def _download_inputs(self, name, inputs: Mapping[str, ArtifactList]):
+    """As Kubeflow's launcher: every gs:// input to its local path
+    (/gcs/BUCKET/PATH in the pod, <task dir>/gcs/... here)."""
+    uris = [
+      artifact.uri
+      for artifacts in inputs.values()
+      for artifact in artifacts.artifacts
+      if artifact.uri.startswith(GCS_SCHEME)
+    ]
+    if not uris:
+      return
+    from google.cloud import storage  # pylint: disable=import-outside-toplevel
+
+    client = storage.Client()
+    for uri in uris:
+      download_artifact(
+        client,
+        uri,
+        os.path.join(self.run_dir, name, 'gcs', uri[len(GCS_SCHEME) :]),
+      )
 
   def _executor_input(self, name, task, component) -> ExecutorInput:
     executor_input = ExecutorInput()
-    for key, artifacts in self._input_artifacts(task).items():
+    inputs = self._input_artifacts(task)
+    if self.backend == 'kubeflow':
+      self._download_inputs(name, inputs)
+    for key, artifacts in inputs.items():
       executor_input.inputs.artifacts[key].CopyFrom(artifacts)
     for key, spec in task.inputs.parameters.items():
       if spec.HasField('runtime_value'):
@@ -353,13 +485,17 @@ class _Run:
       executor_input.inputs.parameter_values[key].CopyFrom(value)
     task_dir = os.path.join(self.run_dir, name)
     for key, definition in component.output_definitions.artifacts.items():
-      executor_input.outputs.artifacts[key].artifacts.add(
-        name=f'{self.run_id}/{name}/{key}',
+      output = executor_input.outputs.artifacts[key].artifacts.add(
         type=definition.artifact_type,
         uri=os.path.join(task_dir, key),
       )
-    executor_input.outputs.output_file = os.path.join(
-      task_dir, OUTPUT_METADATA_FILE
+      output.metadata.CopyFrom(definition.metadata)
+      if self.backend == 'vertex':  # Kubeflow's driver names no output.
+        output.name = f'{self.run_id}/{name}/{key}'
+    executor_input.outputs.output_file = (
+      os.path.join(task_dir, KUBEFLOW_OUTPUT_DIR, KUBEFLOW_OUTPUT_METADATA_FILE)
+      if self.backend == 'kubeflow'
+      else os.path.join(task_dir, OUTPUT_METADATA_FILE)
     )
     return executor_input
 
@@ -396,7 +532,7 @@ class _Run:
     output_file = executor_input.outputs.output_file
     os.makedirs(os.path.dirname(output_file), exist_ok=True)
     executor_input_json = json_format.MessageToJson(executor_input)
-    log_path = os.path.join(os.path.dirname(output_file), 'log.txt')
+    log_path = os.path.join(self.run_dir, name, TASK_LOG)
     hook = container.get('lifecycle', {}).get('preCacheCheck')
     if hook and self.backend == 'vertex':
       self._exec(
@@ -441,7 +577,7 @@ class _Run:
       outputs = self._run_container(
         name, task, component, executor['container']
       )
-      self.log.record(self.run_id, name, outputs)
+      self.artifact_ids[name] = self.log.record(self.run_id, name, outputs)
     self.outputs[name] = outputs
 
 
@@ -454,8 +590,9 @@ def run_pipeline(
   env: Optional[Mapping[str, str]] = None,
   run_id: Optional[str] = None,
 ) -> RunResult:
-  """Runs every task of the package; raises TaskFailedError on the first
-  failure (downstream tasks do not start, as in KFP)."""
+  """Runs every task of the package; raises TaskFailedError (or
+  DownloadError) on the first failure (downstream tasks do not start, as in
+  KFP)."""
   if backend not in BACKENDS:
     raise ValueError(f'backend must be one of {BACKENDS}')
   spec = load_pipeline_spec(package_path)
@@ -512,7 +649,7 @@ def main(argv=None) -> int:
   args, values = _parse_args(argv)
   try:
     result = run_pipeline(args.package, args.root, values, args.backend)
-  except (TaskFailedError, UnsupportedSpecError) as e:
+  except (TaskFailedError, UnsupportedSpecError, DownloadError) as e:
     print(f'FAILED: {e}', file=sys.stderr)
     return 1
   print(f'Run {result.run_id} finished; outputs under {result.run_dir}')

@@ -243,3 +243,67 @@ def monitoring_run(trained_pipeline, baseline, tmp_path_factory):
     result.stdout + result.stderr,
     result.returncode,
   )
+
+
+FAKE_GCS_SERVER = PROJECT_DIR / '.cache' / 'bin' / 'fake-gcs-server'
+
+
+@dataclasses.dataclass(frozen=True)
+class FakeGcs:
+  """A running fake-gcs-server: the environment that points GCS clients at
+  it, and a google.cloud.storage client of it."""
+
+  env: dict
+  client: object
+  bucket: str
+
+
+@pytest.fixture(scope='session')
+def fake_gcs(tmp_path_factory):
+  """fake-gcs-server (scripts/install_fake_gcs.sh builds it; .ci/run does)
+  on a free loopback port, with one empty bucket."""
+  import socket  # pylint: disable=import-outside-toplevel
+  import time  # pylint: disable=import-outside-toplevel
+
+  from google.auth.credentials import AnonymousCredentials  # pylint: disable=import-outside-toplevel
+  from google.cloud import storage  # pylint: disable=import-outside-toplevel
+
+  if not FAKE_GCS_SERVER.exists():
+    pytest.skip('fake-gcs-server missing: run scripts/install_fake_gcs.sh')
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+  log = open(tmp_path_factory.mktemp('fake-gcs') / 'server.log', 'w')
+  process = subprocess.Popen(
+    [
+      str(FAKE_GCS_SERVER),
+      '-scheme=http',
+      '-host=127.0.0.1',
+      f'-port={port}',
+      '-backend=memory',
+      f'-public-host=127.0.0.1:{port}',
+    ],
+    stdout=log,
+    stderr=subprocess.STDOUT,
+  )
+  env = {
+    'STORAGE_EMULATOR_HOST': f'http://127.0.0.1:{port}',
+    'GOOGLE_CLOUD_PROJECT': 'test',
+  }
+  os.environ.update(env)
+  client = storage.Client(project='test', credentials=AnonymousCredentials())
+  deadline = time.monotonic() + 30
+  while True:
+    try:
+      client.create_bucket('artifacts')
+      break
+    except Exception:  # pylint: disable=broad-except
+      if time.monotonic() > deadline or process.poll() is not None:
+        raise
+      time.sleep(0.2)
+  yield FakeGcs(env=env, client=client, bucket='artifacts')
+  for key in env:
+    os.environ.pop(key, None)
+  process.terminate()
+  process.wait(10)
+  log.close()

@@ -5,6 +5,7 @@ launcher.py), ending with a pushed model that serves."""
 import json
 import math
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -146,6 +147,84 @@ def test_production_baseline_is_never_taken_from_the_cache(kubeflow_package):
   tasks = launcher.load_pipeline_spec(kubeflow_package[0]).root.dag.tasks
   assert not tasks[names.PRODUCTION_BASELINE].caching_options.enable_cache
   assert tasks[names.EVALUATOR].caching_options.enable_cache
+
+
+def test_every_tfx_task_runs_the_images_entrypoint(kubeflow_package):
+  spec = launcher.load_pipeline_spec(kubeflow_package[0])
+  commands = [
+    list(executor['container']['command'])
+    for executor in spec.deployment_spec['executors'].values()
+  ]
+  assert commands
+  assert all(
+    command == kubeflow_runner.IMAGE_ENTRYPOINT for command in commands
+  )
+
+
+def _statistics_artifact(uri: pathlib.Path):
+  """ExampleStatistics of 200 real trips, as StatisticsGen writes them."""
+  import pandas as pd  # pylint: disable=import-outside-toplevel
+  import tensorflow_data_validation as tfdv  # pylint: disable=import-outside-toplevel
+
+  statistics = tfdv.generate_statistics_from_dataframe(
+    pd.DataFrame(sample_rows(200)).replace('', float('nan'))
+  )
+  (uri / 'Split-train').mkdir(parents=True)
+  (uri / 'Split-train' / names.STATISTICS_FILE).write_bytes(
+    statistics.SerializeToString()
+  )
+  recorded = pipeline_spec_pb2.RuntimeArtifact(uri=str(uri))
+  recorded.type.instance_schema = 'title: tfx.ExampleStatistics\ntype: object\n'
+  recorded.metadata.update({'split_names': '["train"]', 'span': 0})
+  return recorded
+
+
+def test_kubeflow_inputs_break_tfxs_entrypoint_and_run_under_the_images(
+  kubeflow_package, tmp_path
+):
+  """SchemaGen's task from the package, fed its statistics as open-source
+  KFP's driver hands them over (type {"instanceSchema": ""})."""
+  spec = launcher.load_pipeline_spec(kubeflow_package[0])
+  args = executor_args(spec, names.SCHEMA_GEN)
+  statistics = launcher.kubeflow_input_artifact(
+    _statistics_artifact(tmp_path / 'statistics'), 12, names.STATISTICS
+  )
+  results = {}
+  for label, command in (
+    ('tfx', kubeflow_runner.TFX_ENTRYPOINT),
+    ('image', kubeflow_runner.IMAGE_ENTRYPOINT),
+  ):
+    executor_input = pipeline_spec_pb2.ExecutorInput()
+    executor_input.inputs.artifacts[names.STATISTICS].artifacts.append(
+      statistics
+    )
+    output = executor_input.outputs.artifacts[names.SCHEMA].artifacts.add(
+      uri=str(tmp_path / label / 'schema')
+    )
+    output.type.instance_schema = 'title: tfx.Schema\ntype: object\n'
+    executor_input.outputs.output_file = str(
+      tmp_path / label / 'kfp_outputs' / 'output_metadata.json'
+    )
+    argv = [sys.executable, *command[1:]] + [
+      launcher.json_format.MessageToJson(executor_input)
+      if arg == launcher.EXECUTOR_INPUT_PLACEHOLDER
+      else arg
+      for arg in args
+    ]
+    results[label] = subprocess.run(
+      argv,
+      capture_output=True,
+      text=True,
+      cwd=tmp_path,
+      env={**os.environ, **image_env(), 'TF_CPP_MIN_LOG_LEVEL': '3'},
+      timeout=300,
+    )
+  assert results['tfx'].returncode != 0
+  assert "'NoneType' object has no attribute 'get'" in results['tfx'].stderr
+  assert results['image'].returncode == 0, results['image'].stderr[-3000:]
+  assert 'type (none) -> tfx.ExampleStatistics' in results['image'].stderr
+  schema = (tmp_path / 'image' / 'schema' / names.SCHEMA_FILE).read_text()
+  assert 'name: "payment_type"' in schema
 
 
 def test_run_form_offers_data_root_and_train_args(kubeflow_package):

@@ -12,6 +12,7 @@ PACKAGES = (
   'components',
   'continuous',
   'core',
+  'kfp_entrypoint',
   'kfp_local',
   'lineage',
   'models',
@@ -28,6 +29,8 @@ ALLOWED = {
   'schema': set(),
   'serving': set(),
   'kfp_local': set(),
+  # Runs inside the pipeline image, before any project code.
+  'kfp_entrypoint': set(),
   'components': {'core', 'models'},
   # One cycle of continuous training runs both pipelines.
   'continuous': {

@@ -22,6 +22,9 @@ upstream = inputs.get('artifacts', {}).get('rows')
 rows = upstream['artifacts'][0]['metadata']['rows'] if upstream else 0
 out = executor_input['outputs']
 os.makedirs(os.path.dirname(out['outputFile']), exist_ok=True)
+with open(os.path.join(os.path.dirname(out['outputFile']), 'input.json'),
+          'w') as f:
+  f.write(sys.argv[1])
 with open(out['outputFile'], 'w') as f:
   json.dump({'artifacts': {'rows': {'artifacts': [
       {'metadata': {'rows': rows + 1, 'label':
@@ -102,7 +105,54 @@ def test_tasks_run_after_their_upstreams_and_receive_their_outputs(tmp_path):
   assert [rows_of(result, task) for task in 'abc'] == [1, 2, 3]
   artifact = result.outputs['c']['rows'].artifacts[0]
   assert artifact.uri == os.path.join(result.run_dir, 'c', 'rows')
-  assert artifact.name == f'{result.run_id}/c/rows'
+  assert artifact.name == ''  # Kubeflow's driver names no output.
+
+
+def _received(result, task, backend):
+  """The ExecutorInput the task's container was given."""
+  output_dir = (
+    os.path.join(result.run_dir, task, launcher.KUBEFLOW_OUTPUT_DIR)
+    if backend == 'kubeflow'
+    else os.path.join(result.run_dir, task)
+  )
+  with open(os.path.join(output_dir, 'input.json')) as f:
+    return json.load(f)
+
+
+def test_kubeflow_hands_over_inputs_as_its_driver_resolves_them(tmp_path):
+  package = write_package(
+    tmp_path / 'p.yaml', {'b': counter_task('a'), 'a': counter_task()}
+  )
+  result = launcher.run_pipeline(package, str(tmp_path / 'root'))
+  received = _received(result, 'b', 'kubeflow')
+  [rows] = received['inputs']['artifacts']['rows']['artifacts']
+  assert rows == {
+    'name': '1',  # Its ML Metadata id: the run's first artifact.
+    'type': {'instanceSchema': ''},
+    'uri': os.path.join(result.run_dir, 'a', 'rows'),
+    'metadata': {'rows': 1, 'label': '', 'display_name': 'rows'},
+  }
+  [output] = received['outputs']['artifacts']['rows']['artifacts']
+  assert 'name' not in output
+  assert output['type'] == ARTIFACT_TYPE
+  assert received['outputs']['outputFile'] == os.path.join(
+    result.run_dir, 'b', 'kfp_outputs', 'output_metadata.json'
+  )
+
+
+def test_vertex_hands_over_inputs_with_their_types_and_names(tmp_path):
+  package = write_package(
+    tmp_path / 'p.yaml', {'b': counter_task('a'), 'a': counter_task()}
+  )
+  result = launcher.run_pipeline(
+    package, str(tmp_path / 'root'), backend='vertex'
+  )
+  [rows] = _received(result, 'b', 'vertex')['inputs']['artifacts']['rows'][
+    'artifacts'
+  ]
+  assert rows['type'] == ARTIFACT_TYPE
+  assert rows['name'] == f'{result.run_id}/a/rows'
+  assert rows['metadata'] == {'rows': 1, 'label': ''}
 
 
 def test_run_parameters_take_defaults_and_overrides(tmp_path):
