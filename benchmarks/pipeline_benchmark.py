@@ -5,8 +5,10 @@ components), both measured in this run on this machine.
 
     python benchmarks/pipeline_benchmark.py [--skip-upstream] [--train-steps N]
 
-Each pipeline runs cold (empty work directory), then again unchanged (the
-rerun). Both get the same Beam settings (this project's default: DirectRunner
+Each pipeline runs cold (empty work directory), then twice more unchanged:
+the first rerun compares the candidate with the model the cold run pushed
+(now the model in production, so both Evaluators run again), the second has
+nothing new to look at. Both get the same Beam settings (this project's default: DirectRunner
 in memory, one worker) and the same training steps (default: the upstream
 example's 1000); the upstream script is copied and only those two settings
 are changed. Peak memory is the largest sum of resident memory over the whole
@@ -55,6 +57,7 @@ UPSTREAM_BEAM_ARGS = (
   "'--direct_num_workers=0',",
 )
 UPSTREAM_TRAIN_STEPS = 'train_args=trainer_pb2.TrainArgs(num_steps=1000)'
+RUNS = ('cold', 'rerun', 'rerun2')
 STATE_NAMES = {
   metadata_store_pb2.Execution.COMPLETE: 'ran',
   metadata_store_pb2.Execution.CACHED: 'cached',
@@ -287,17 +290,18 @@ def _print_runs(results: Dict[str, Dict[str, dict]]) -> None:
       )
 
 
-def _print_components(name: str, cold: dict, rerun: dict) -> None:
-  print(f'\n{name}: seconds per component (cold run, rerun)')
-  order = sorted(cold, key=lambda c: -cold[c][0])
-  for component in order + sorted(set(rerun) - set(cold)):
+def _print_components(name: str, runs: Dict[str, dict]) -> None:
+  print(f'\n{name}: seconds per component ({", ".join(RUNS)})')
+  cold = runs['cold']
+  for component in sorted(cold, key=lambda c: -cold[c][0]):
     cells = []
-    for times in (cold, rerun):
-      seconds, state = times.get(component, (math.nan, '-'))
+    for run_name in RUNS:
+      seconds, state = runs[run_name].get(component, (math.nan, '-'))
       cells.append(f'{seconds:>7.1f} {state:<8}')
     print(f'  {component:<28} ' + '  '.join(cells))
-  ran = [c for c, (_, state) in rerun.items() if state == 'ran']
-  print(f'  rerun executed: {", ".join(sorted(ran)) or "nothing"}')
+  for run_name in RUNS[1:]:
+    ran = [c for c, (_, state) in runs[run_name].items() if state == 'ran']
+    print(f'  {run_name} executed: {", ".join(sorted(ran)) or "nothing"}')
 
 
 def main():
@@ -321,7 +325,7 @@ def main():
     results, breakdown = {}, {}
     for pipeline in pipelines:
       results[pipeline.name] = {}
-      for run_name in ('cold', 'rerun'):
+      for run_name in RUNS:
         print(f'{pipeline.name}: {run_name} run ...', flush=True)
         run = pipeline.run()
         results[pipeline.name][run_name] = run
@@ -332,12 +336,11 @@ def main():
     for pipeline in pipelines:
       _print_components(
         pipeline.name,
-        breakdown[pipeline.name, 'cold'],
-        breakdown[pipeline.name, 'rerun'],
+        {run_name: breakdown[pipeline.name, run_name] for run_name in RUNS},
       )
     if len(pipelines) > 1:
       mine, base = (results[p.name] for p in pipelines)
-      for run_name in ('cold', 'rerun'):
+      for run_name in RUNS:
         print(
           f'\nratio {run_name} (this project / upstream): wall '
           f'{mine[run_name]["seconds"] / base[run_name]["seconds"]:.2f}, '
