@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -131,6 +132,20 @@ def _problems(events):
   return errors, external
 
 
+def _wait_for_group_exit(group: int, timeout: float) -> None:
+  """Until no process of the group is left (SIGKILL after `timeout`)."""
+  deadline = time.monotonic() + timeout
+  while True:
+    try:
+      os.killpg(group, 0)
+    except ProcessLookupError:
+      return
+    if time.monotonic() > deadline:
+      os.killpg(group, signal.SIGKILL)
+      deadline = time.monotonic() + timeout
+    time.sleep(0.05)
+
+
 def check_page(
   path: str, screenshot: str, section: str = '', timeout: float = 90
 ) -> PageCheck:
@@ -138,7 +153,10 @@ def check_page(
   saves a PNG of the window, scrolled to `section` if given, to
   `screenshot`."""
   started = time.monotonic()
-  with tempfile.TemporaryDirectory() as user_data_dir:
+  # Chromium's helper processes may still be writing the profile for a
+  # moment after the browser exits: the whole process group is stopped, and
+  # a file they leave behind does not fail the check.
+  with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as user_data_dir:
     process = subprocess.Popen(
       [
         chromium(),
@@ -148,6 +166,7 @@ def check_page(
       ],
       stdout=subprocess.DEVNULL,
       stderr=subprocess.DEVNULL,
+      start_new_session=True,
     )
     try:
       port = _port(user_data_dir, process, timeout)
@@ -181,8 +200,9 @@ def check_page(
       errors, external = _problems(session.events)
       session.close()
     finally:
-      process.terminate()
+      os.killpg(process.pid, signal.SIGTERM)
       process.wait(timeout=30)
+      _wait_for_group_exit(process.pid, timeout=10)
   return PageCheck(
     errors=errors,
     external_requests=external,
