@@ -15,7 +15,7 @@ The component's inputs spec, which TFX compiles into every task's arguments
 every input whose type does not name that title gets the declared type.
 """
 
-from typing import Dict, List
+from typing import List
 
 import yaml
 from kfp.pipeline_spec import pipeline_spec_pb2
@@ -42,18 +42,16 @@ def restore_input_types(
 ) -> List[str]:
   """Gives every input artifact its declared type where its own names
   another title or none; returns one line per artifact changed."""
-  declared: Dict[str, pipeline_spec_pb2.ArtifactTypeSchema] = {
-    key: spec.artifact_type for key, spec in inputs_spec.artifacts.items()
-  }
   changed = []
   for key, artifacts in executor_input.inputs.artifacts.items():
-    if key not in declared:
+    if key not in inputs_spec.artifacts:
       continue
-    wanted = type_title(declared[key])
+    declared = inputs_spec.artifacts[key].artifact_type
+    wanted = type_title(declared)
     for artifact in artifacts.artifacts:
       found = type_title(artifact.type)
       if found != wanted:
-        artifact.type.CopyFrom(declared[key])
+        artifact.type.CopyFrom(declared)
         changed.append(
           f'input {key!r} ({artifact.name or artifact.uri}): type '
           f'{found or "(none)"!s} -> {wanted}'

@@ -250,10 +250,9 @@ FAKE_GCS_SERVER = PROJECT_DIR / '.cache' / 'bin' / 'fake-gcs-server'
 
 @dataclasses.dataclass(frozen=True)
 class FakeGcs:
-  """A running fake-gcs-server: the environment that points GCS clients at
-  it, and a google.cloud.storage client of it."""
+  """A running fake-gcs-server: a google.cloud.storage client of it and its
+  one bucket."""
 
-  env: dict
   client: object
   bucket: str
 
@@ -286,12 +285,11 @@ def fake_gcs(tmp_path_factory):
     stdout=log,
     stderr=subprocess.STDOUT,
   )
-  env = {
-    'STORAGE_EMULATOR_HOST': f'http://127.0.0.1:{port}',
-    'GOOGLE_CLOUD_PROJECT': 'test',
-  }
-  os.environ.update(env)
-  client = storage.Client(project='test', credentials=AnonymousCredentials())
+  client = storage.Client(
+    project='test',
+    credentials=AnonymousCredentials(),
+    client_options={'api_endpoint': f'http://127.0.0.1:{port}'},
+  )
   deadline = time.monotonic() + 30
   while True:
     try:
@@ -301,9 +299,7 @@ def fake_gcs(tmp_path_factory):
       if time.monotonic() > deadline or process.poll() is not None:
         raise
       time.sleep(0.2)
-  yield FakeGcs(env=env, client=client, bucket='artifacts')
-  for key in env:
-    os.environ.pop(key, None)
+  yield FakeGcs(client=client, bucket='artifacts')
   process.terminate()
   process.wait(10)
   log.close()

@@ -203,7 +203,10 @@ def test_kubeflow_inputs_break_tfxs_entrypoint_and_run_under_the_images(
     )
     output.type.instance_schema = 'title: tfx.Schema\ntype: object\n'
     executor_input.outputs.output_file = str(
-      tmp_path / label / 'kfp_outputs' / 'output_metadata.json'
+      tmp_path
+      / label
+      / launcher.KUBEFLOW_OUTPUT_DIR
+      / launcher.KUBEFLOW_OUTPUT_METADATA_FILE
     )
     argv = [sys.executable, *command[1:]] + [
       launcher.json_format.MessageToJson(executor_input)

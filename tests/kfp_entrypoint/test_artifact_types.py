@@ -83,24 +83,19 @@ def test_empty_instance_schema_from_the_kubeflow_driver():
   assert parsed.span == 0
 
 
-def test_input_without_a_type():
-  executor_input = _executor_input(model=_untyped('/r/model'))
-  with pytest.raises(UnboundLocalError):
-    tfx_parser.parse_raw_artifact_dict(executor_input.inputs.artifacts)
-
-  artifact_types.restore_input_types(
-    executor_input, _inputs_spec(model=MODEL_SCHEMA)
-  )
-
-  [parsed] = tfx_parser.parse_raw_artifact_dict(
-    executor_input.inputs.artifacts
-  )['model']
-  assert isinstance(parsed, standard_artifacts.Model)
-
-
-def test_kfp_system_title():
-  executor_input = _executor_input(model=_titled('/r/model', 'system.Model'))
-  with pytest.raises(ImportError, match='system.Model'):
+@pytest.mark.parametrize(
+  'model, error, match',
+  [
+    # An input passed down from a parent DAG.
+    (_untyped('/r/model'), UnboundLocalError, 'title'),
+    # A spec or backend that speaks KFP's own types.
+    (_titled('/r/model', 'system.Model'), ImportError, 'system.Model'),
+  ],
+  ids=['no type', 'system title'],
+)
+def test_model_input_tfx_cannot_type(model, error, match):
+  executor_input = _executor_input(model=model)
+  with pytest.raises(error, match=match):
     tfx_parser.parse_raw_artifact_dict(executor_input.inputs.artifacts)
 
   artifact_types.restore_input_types(
