@@ -204,5 +204,16 @@ def analyse(
       ),
     )
   timings['features_and_labels'] = time.time() - started
+  document['rows_read'] = {
+    split: {
+      'rows': len(frame),
+      'in_split': frame.attrs.get(raw_examples.ROWS_IN_SPLIT, len(frame)),
+    }
+    for split, frame in (
+      (names.TRAIN_SPLIT, train),
+      (names.EVAL_SPLIT, evaluation),
+      (names.TEST_SPLIT, test),
+    )
+  }
   document['seconds'] = {k: round(v, 2) for k, v in timings.items()}
   return document

@@ -94,6 +94,11 @@ def test_model_analysis_has_the_documented_layout(trained_pipeline):
   ]
   rows = analysis['baselines'][0]['metrics']['rows']
   assert 150 <= rows <= 250  # A tenth of the 2,000 sampled rows.
+  # Splits this small are read whole.
+  assert analysis['rows_read'][names.TEST_SPLIT] == {
+    'rows': rows,
+    'in_split': rows,
+  }
   for baseline in analysis['baselines']:
     assert set(baseline['metrics']) == {
       'auc',
