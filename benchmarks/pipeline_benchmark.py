@@ -76,8 +76,9 @@ def _tree_rss(process: psutil.Process) -> int:
 
 
 def measure(command, cwd, env) -> dict:
-  """Runs `command`; returns wall seconds, peak tree RSS, exit code and the
-  start time (ms since the epoch, as ML Metadata records times)."""
+  """Runs `command`; returns wall seconds, peak tree RSS, exit code, the
+  start time (ms since the epoch, as ML Metadata records times) and the
+  sampled (ms since the epoch, tree RSS in bytes) timeline."""
   started_ms = time.time() * 1000
   started = time.monotonic()
   process = subprocess.Popen(
@@ -88,14 +89,13 @@ def measure(command, cwd, env) -> dict:
     stderr=subprocess.DEVNULL,
   )
   watched = psutil.Process(process.pid)
-  peak = 0
+  timeline = []
   done = threading.Event()
 
   def sample():
-    nonlocal peak
     while not done.is_set():
       try:
-        peak = max(peak, _tree_rss(watched))
+        timeline.append((time.time() * 1000, _tree_rss(watched)))
       except psutil.NoSuchProcess:
         return
       done.wait(0.2)
@@ -107,9 +107,10 @@ def measure(command, cwd, env) -> dict:
   sampler.join()
   return {
     'seconds': time.monotonic() - started,
-    'peak_mb': peak / 2**20,
+    'peak_mb': max((rss for _, rss in timeline), default=0) / 2**20,
     'returncode': returncode,
     'started_ms': started_ms,
+    'timeline': timeline,
   }
 
 
@@ -199,27 +200,40 @@ def upstream(root: pathlib.Path, train_steps: int) -> Pipeline:
   )
 
 
-def component_times(pipeline: Pipeline, since_ms: float) -> Dict[str, tuple]:
-  """Component id -> (seconds, 'ran' | 'cached' | ...) of the executions a
-  run started at `since_ms` recorded."""
-  store = metadata_store.MetadataStore(
-    connection_config(str(pipeline.metadata_path))
-  )
-  prefix = f'{pipeline.pipeline_name}.'
-  times = {}
+def component_windows(
+  metadata_path: pathlib.Path, pipeline_name: str, since_ms: float
+) -> Dict[str, tuple]:
+  """Component id -> (start ms, end ms, 'ran' | 'cached' | ...) of the
+  executions a run started at `since_ms` recorded (execution created → last
+  updated, ms since the epoch)."""
+  store = metadata_store.MetadataStore(connection_config(str(metadata_path)))
+  prefix = f'{pipeline_name}.'
+  windows = {}
   for context in store.get_contexts_by_type('node'):
     if not context.name.startswith(prefix):
       continue
     for execution in store.get_executions_by_context(context.id):
       if execution.create_time_since_epoch < since_ms:
         continue
-      seconds = (
-        execution.last_update_time_since_epoch
-        - execution.create_time_since_epoch
-      ) / 1000
       state = STATE_NAMES.get(execution.last_known_state, 'unfinished')
-      times[context.name[len(prefix) :]] = (seconds, state)
-  return times
+      windows[context.name[len(prefix) :]] = (
+        execution.create_time_since_epoch,
+        execution.last_update_time_since_epoch,
+        state,
+      )
+  return windows
+
+
+def component_times(pipeline: Pipeline, since_ms: float) -> Dict[str, tuple]:
+  """Component id -> (seconds, 'ran' | 'cached' | ...) of the executions a
+  run started at `since_ms` recorded."""
+  windows = component_windows(
+    pipeline.metadata_path, pipeline.pipeline_name, since_ms
+  )
+  return {
+    component: ((end - start) / 1000, state)
+    for component, (start, end, state) in windows.items()
+  }
 
 
 def _feature_key(example: tf.train.Example) -> tuple:
