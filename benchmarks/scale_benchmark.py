@@ -142,6 +142,33 @@ def _growth(new: float, old: float) -> str:
   return f'{new / old:.2f}x' if old else '-'
 
 
+def print_components(rows: int, r: dict) -> None:
+  data_seconds = sum(
+    r['components'][c]['seconds']
+    for c in DATA_COMPONENTS
+    if c in r['components']
+  )
+  print(
+    f'\n{rows:,} rows, per component (data components: '
+    f'{data_seconds:.1f} s, {rows / data_seconds:.0f} rows/s)'
+    if data_seconds
+    else f'\n{rows:,} rows, per component'
+  )
+  print(
+    f'  {"component":<28} {"s":>7} {"rows/s":>8} {"peak MB":>8} '
+    f'{"grew MB":>8}  state'
+  )
+  for component in _ordered(r['components']):
+    c = r['components'][component]
+    # Under a second a rate says nothing about the data's size.
+    rate = f'{rows / c["seconds"]:.0f}' if c['seconds'] >= 1 else '-'
+    print(
+      f'  {component:<28} {c["seconds"]:>7.1f} {rate:>8} '
+      f'{c["peak_mb"]:>8.0f} {c["grew_mb"]:>8.0f}  {c["state"]}'
+    )
+  sys.stdout.flush()
+
+
 def report(results: Dict[int, dict]) -> None:
   sizes = sorted(results)
   print('\nfull pipeline, cold, default flags')
@@ -152,31 +179,6 @@ def report(results: Dict[int, dict]) -> None:
       f'{rows:>10,} {r["seconds"]:>8.1f} {rows / r["seconds"]:>8.0f} '
       f'{r["peak_mb"]:>8.0f} {r["returncode"]:>5}'
     )
-  for rows in sizes:
-    r = results[rows]
-    data_seconds = sum(
-      r['components'][c]['seconds']
-      for c in DATA_COMPONENTS
-      if c in r['components']
-    )
-    print(
-      f'\n{rows:,} rows, per component (data components: '
-      f'{data_seconds:.1f} s, {rows / data_seconds:.0f} rows/s)'
-      if data_seconds
-      else f'\n{rows:,} rows, per component'
-    )
-    print(
-      f'  {"component":<28} {"s":>7} {"rows/s":>8} {"peak MB":>8} '
-      f'{"grew MB":>8}  state'
-    )
-    for component in _ordered(r['components']):
-      c = r['components'][component]
-      # Under a second a rate says nothing about the data's size.
-      rate = f'{rows / c["seconds"]:.0f}' if c['seconds'] >= 1 else '-'
-      print(
-        f'  {component:<28} {c["seconds"]:>7.1f} {rate:>8} '
-        f'{c["peak_mb"]:>8.0f} {c["grew_mb"]:>8.0f}  {c["state"]}'
-      )
   for small, large in zip(sizes, sizes[1:]):
     a, b = results[small], results[large]
     print(
@@ -220,10 +222,10 @@ def main():
     parser.error(f'--keep {args.keep}: already exists')
   with tempfile.TemporaryDirectory() as tmp:
     root = args.keep or pathlib.Path(tmp)
-    results = {
-      rows: run_pipeline(rows, root / f'rows-{rows}')
-      for rows in sorted(set(args.rows))
-    }
+    results = {}
+    for rows in sorted(set(args.rows)):
+      results[rows] = run_pipeline(rows, root / f'rows-{rows}')
+      print_components(rows, results[rows])
   report(results)
 
 
