@@ -26,6 +26,9 @@ COLUMNS = (features.TRIP_ID, *features.SERVING_FEATURES, features.TIPS)
 # differences the gate acts on, and fit a few hundred MB; the bundled data's
 # splits are far smaller and are read whole.
 MAX_ROWS = 200_000
+# Records per step of the reader: one eager step per record costs 26 us,
+# ten times the parse (measured on 200k trips).
+READ_BATCH = 4096
 # frame.attrs key: how many rows the split has (more than the frame's rows
 # when it was sampled).
 ROWS_IN_SPLIT = 'rows_in_split'
@@ -71,10 +74,14 @@ def read_split(
   # A max-heap (by negated hash) of the kept records and their positions;
   # the rows come out in file order.
   kept, total = [], 0
-  for position, record in enumerate(
+  records = (
     tf.data.TFRecordDataset(files, compression_type='GZIP')
+    .batch(READ_BATCH)
+    .as_numpy_iterator()
+  )
+  for position, serialized in enumerate(
+    serialized for batch in records for serialized in batch
   ):
-    serialized = record.numpy()
     total += 1
     example = tf.train.Example.FromString(serialized)
     entry = (-_sample_hash(example), position, serialized)
