@@ -71,33 +71,31 @@ def read_split(
   files = sorted(glob.glob(pattern))
   if not files:
     raise ValueError(f'no examples in split {split!r} of {pattern}')
-  # A max-heap (by negated hash) of the kept records and their positions;
-  # the rows come out in file order.
+  # A max-heap (by negated hash) of the kept rows and their positions; the
+  # rows come out in file order.
   kept, total = [], 0
   records = (
     tf.data.TFRecordDataset(files, compression_type='GZIP')
     .batch(READ_BATCH)
     .as_numpy_iterator()
   )
-  for position, serialized in enumerate(
-    serialized for batch in records for serialized in batch
+  for total, serialized in enumerate(
+    (serialized for batch in records for serialized in batch), start=1
   ):
-    total += 1
     example = tf.train.Example.FromString(serialized)
-    entry = (-_sample_hash(example), position, serialized)
+    sort_key = (-_sample_hash(example), total)
+    if len(kept) >= max_rows and sort_key < kept[0][:2]:
+      continue
+    feature_map = example.features.feature
+    row = {
+      key: _value(feature_map[key]) if key in feature_map else None
+      for key in COLUMNS
+    }
     if len(kept) < max_rows:
-      heapq.heappush(kept, entry)
-    elif entry > kept[0]:
-      heapq.heapreplace(kept, entry)
-  rows = []
-  for _, _, serialized in sorted(kept, key=lambda entry: entry[1]):
-    feature_map = tf.train.Example.FromString(serialized).features.feature
-    rows.append(
-      {
-        key: _value(feature_map[key]) if key in feature_map else None
-        for key in COLUMNS
-      }
-    )
+      heapq.heappush(kept, (*sort_key, row))
+    else:
+      heapq.heapreplace(kept, (*sort_key, row))
+  rows = [row for _, _, row in sorted(kept, key=lambda entry: entry[1])]
   frame = as_frame(rows)
   frame.attrs[ROWS_IN_SPLIT] = total
   return frame
