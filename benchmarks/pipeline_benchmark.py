@@ -131,18 +131,23 @@ class Pipeline:
   output: str
 
 
-def ours(root: pathlib.Path, train_steps: int) -> Pipeline:
-  work = root / 'work'
-  command = [
+def local_runner_command(root: pathlib.Path, *flags: str) -> List[str]:
+  """`local_runner.py` with its work and serving directories under `root`
+  (work/, serving/) and `flags`."""
+  return [
     sys.executable,
     str(PROJECT_DIR / 'local_runner.py'),
     '--work-dir',
-    str(work),
+    str(root / 'work'),
     '--serving-model-dir',
     str(root / 'serving'),
-    '--train-steps',
-    str(train_steps),
+    *flags,
   ]
+
+
+def ours(root: pathlib.Path, train_steps: int) -> Pipeline:
+  work = root / 'work'
+  command = local_runner_command(root, '--train-steps', str(train_steps))
   return Pipeline(
     name='this project',
     pipeline_name=names.TRAINING_PIPELINE,

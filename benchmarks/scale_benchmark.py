@@ -28,7 +28,12 @@ import tempfile
 from typing import Dict, List, Sequence
 
 import numpy as np
-from pipeline_benchmark import PROJECT_DIR, component_windows, measure
+from pipeline_benchmark import (
+  PROJECT_DIR,
+  component_windows,
+  local_runner_command,
+  measure,
+)
 
 from core import names
 
@@ -92,16 +97,7 @@ def run_pipeline(rows: int, root: pathlib.Path) -> dict:
   print(f'{rows:,} rows: synthesising ...', flush=True)
   synthesise(rows, data)
   work = root / 'work'
-  command = [
-    sys.executable,
-    str(PROJECT_DIR / 'local_runner.py'),
-    '--data-root',
-    str(data),
-    '--work-dir',
-    str(work),
-    '--serving-model-dir',
-    str(root / 'serving'),
-  ]
+  command = local_runner_command(root, '--data-root', str(data))
   print(f'{rows:,} rows: running the pipeline ...', flush=True)
   run = measure(command, PROJECT_DIR, None)
   windows = component_windows(
