@@ -13,7 +13,9 @@ one place:
    rows of those few buckets are grouped (about rows / 65536 each) and sorted
    to read off the hash at the offset.
 The result equals split_boundaries' exactly, so the rows each split gets do
-not change.
+not change. Each pass reads the pairs anew (the caller gives them twice): a
+PCollection used by both passes would be kept whole between them, and the
+DirectRunner keeps it in memory.
 """
 
 import bisect
@@ -111,16 +113,18 @@ def _assemble(found: List, located) -> Dict[Hashable, List[int]]:
 
 @beam.ptransform_fn
 def SplitBoundaries(stratum_hashes, weights: Sequence[float]):  # pylint: disable=invalid-name
-  """(stratum, row hash) pairs -> one dict, as split_boundaries returns."""
+  """(counted, searched), the same (stratum, row hash) pairs read twice ->
+  one dict, as split_boundaries returns."""
+  counted, searched = stratum_hashes
   located = (
-    stratum_hashes
+    counted
     | 'Summaries' >> beam.CombinePerKey(_Summary())
     | 'AllSummaries' >> beam.combiners.ToDict()
     | 'LocateCuts' >> beam.Map(locate_cuts, weights)
   )
   located_view = beam.pvalue.AsSingleton(located)
   found = (
-    stratum_hashes
+    searched
     | 'CutBuckets' >> beam.Filter(_wanted, located_view)
     | 'ByBucket' >> beam.Map(lambda kv: ((kv[0], bucket(kv[1])), kv[1]))
     | 'GroupBuckets' >> beam.GroupByKey()

@@ -47,10 +47,9 @@ def test_beam_boundaries_equal_the_in_memory_ones(seed):
   pairs = _random_strata(3000, seed)
   with beam.Pipeline() as pipeline:
     boundaries = (
-      pipeline
-      | beam.Create(pairs)
-      | stratified_boundaries.SplitBoundaries(WEIGHTS)
-    )
+      pipeline | 'Counted' >> beam.Create(pairs),
+      pipeline | 'Searched' >> beam.Create(pairs),
+    ) | stratified_boundaries.SplitBoundaries(WEIGHTS)
     assert_that(boundaries, equal_to([_in_memory(pairs)]))
 
 
@@ -95,8 +94,9 @@ def _run_example_gen(props, options, out_dir):
 @beam.ptransform_fn
 def _gathered_boundaries(stratum_hashes, weights):
   """The former way: every hash in one dict, split_boundaries on it."""
+  counted, _ = stratum_hashes
   return (
-    stratum_hashes
+    counted
     | beam.GroupByKey()
     | beam.combiners.ToDict()
     | beam.Map(stratified_split.split_boundaries, weights)
