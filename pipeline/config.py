@@ -1,15 +1,20 @@
 """The pipeline's configuration: one frozen value built by each runner."""
 
+# Annotations stay strings: the runners build a config, and decide whether a
+# rerun is unchanged (pipeline/unchanged.py), without importing TFX (~10 s).
+from __future__ import annotations
+
 import dataclasses
 import hashlib
 import os
-from typing import Optional, Tuple, Union
-
-from tfx import v1 as tfx
+from typing import TYPE_CHECKING, Optional, Tuple, Union
 
 import schema
 from components import quality_analysis
 from core import names
+
+if TYPE_CHECKING:
+  from tfx import v1 as tfx
 
 # The user code Transform and the Trainer call.
 MODELS_DIR = os.path.join(

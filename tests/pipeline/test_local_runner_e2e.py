@@ -239,3 +239,24 @@ def test_immediate_rerun_reuses_every_upstream_execution(
   assert f'model in production: version {os.path.basename(served)}' in (
     rerun.output
   )
+
+  # Nothing changed since the rerun: the next run launches nothing, records
+  # no execution and prints the rerun's summary.
+  unchanged_run = run_local_runner(*args, *E2E_ARGS)
+  assert unchanged_run.returncode == 0, unchanged_run.output[-3000:]
+  assert 'nothing was launched' in unchanged_run.output
+  assert f'model in production: version {os.path.basename(served)}' in (
+    unchanged_run.output
+  )
+  ids = {node: [e.id for e in found] for node, found in executions.items()}
+  assert {
+    node: [e.id for e in found]
+    for node, found in _executions_by_node(unchanged_run).items()
+  } == ids
+  # TFX, asked anyway, agrees: every component is a cache hit.
+  launched = run_local_runner(*args, *E2E_ARGS, '--always-launch')
+  assert launched.returncode == 0, launched.output[-3000:]
+  assert 'nothing (--always-launch)' in launched.output
+  for node, found in _executions_by_node(launched).items():
+    assert len(found) == 3, node
+    assert found[-1].last_known_state == metadata_store_pb2.Execution.CACHED
