@@ -11,10 +11,10 @@ pushed (now the model in production, so both Evaluators run again), the
 second has nothing new to look at (this project's runner sees that before
 importing TFX and launches nothing), and the third is the second again with
 TFX launched anyway (this project's --always-launch; the upstream example
-always launches), so TFX's own cache check is measured too. Both get the same Beam settings (this project's default: DirectRunner
-in memory, one worker) and the same training steps (default: the upstream
-example's 1000); the upstream script is copied and only those two settings
-are changed. Peak memory is the largest sum of resident memory over the whole
+always launches), so TFX's own cache check is measured too. Both get the
+same Beam settings (this project's default: DirectRunner in memory, one
+worker) and the same training steps (default: the upstream example's 1000);
+the upstream script is copied and only those two settings are changed. Peak memory is the largest sum of resident memory over the whole
 process tree (Beam workers and pip subprocesses included), sampled every
 0.2 s. Per-component times come from each run's own ML Metadata store
 (execution created → last updated). Model quality: AUC and log loss of both

@@ -214,15 +214,12 @@ def _python(script, *argv):
   )
 
 
-def test_local_runner_reuses_a_current_record_without_importing_tfx(
-  tmp_path,
-):
+def _runner_argv(tmp_path, csv_text):
+  """local_runner's flags for a data root holding one CSV of `csv_text`."""
   data = tmp_path / 'data'
   data.mkdir()
-  (data / 'data.csv').write_text('trip_id,fare\nt-1,3.5\n')
-  (tmp_path / 'work').mkdir()
-  (tmp_path / 'work' / 'metadata.sqlite').write_bytes(b'')
-  argv = [
+  (data / 'data.csv').write_text(csv_text)
+  return [
     '--data-root',
     str(data),
     '--work-dir',
@@ -230,6 +227,14 @@ def test_local_runner_reuses_a_current_record_without_importing_tfx(
     '--serving-model-dir',
     str(tmp_path / 'serving'),
   ]
+
+
+def test_local_runner_reuses_a_current_record_without_importing_tfx(
+  tmp_path,
+):
+  argv = _runner_argv(tmp_path, 'trip_id,fare\nt-1,3.5\n')
+  (tmp_path / 'work').mkdir()
+  (tmp_path / 'work' / 'metadata.sqlite').write_bytes(b'')
   recorded = _python(RECORD_STATE, *argv)
   assert recorded.returncode == 0, recorded.stderr
   reused = _python(RUN_UNCHANGED, *argv)
@@ -244,19 +249,9 @@ def test_local_runner_reuses_a_current_record_without_importing_tfx(
 
 
 def test_local_runner_names_what_changed_and_drops_the_record(tmp_path):
-  data = tmp_path / 'data'
-  data.mkdir()
-  (data / 'data.csv').write_text('not,a,taxi,file\n')
-  argv = [
-    '--data-root',
-    str(data),
-    '--work-dir',
-    str(tmp_path / 'work'),
-    '--serving-model-dir',
-    str(tmp_path / 'serving'),
-  ]
+  argv = _runner_argv(tmp_path, 'not,a,taxi,file\n')
   assert _python(RECORD_STATE, *argv).returncode == 0
-  _bump_mtime(data / 'data.csv')
+  _bump_mtime(tmp_path / 'data' / 'data.csv')
   launched = _python(RUN_UNCHANGED, *argv)
   # The launch fails on the bad CSV; what matters is that it happened.
   assert 'changed since the run that finished T: data files' in (
