@@ -17,7 +17,7 @@ import pandas as pd
 from sklearn.feature_selection import mutual_info_classif
 from sklearn.metrics import roc_auc_score
 
-from components import simple_baseline
+from components import quality_analysis, simple_baseline
 from models import features
 
 SEED = 42
@@ -82,14 +82,12 @@ def permutation_importance(
 
 def _paired_auc_deltas(labels, with_all, without, rng) -> np.ndarray:
   n = len(labels)
-  deltas = []
-  for draw in rng.integers(0, n, size=(ABLATION_BOOTSTRAP, n)):
-    y = labels[draw]
-    if y.min() != y.max():
-      deltas.append(
-        roc_auc_score(y, without[draw]) - roc_auc_score(y, with_all[draw])
-      )
-  return np.array(deltas)
+  draws = rng.integers(0, n, size=(ABLATION_BOOTSTRAP, n))
+  deltas = quality_analysis.bootstrap_auc(
+    labels, without, draws
+  ) - quality_analysis.bootstrap_auc(labels, with_all, draws)
+  # NaN on the draws of one class only, whose AUC is undefined.
+  return deltas[~np.isnan(deltas)]
 
 
 def ablation(

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from components import quality_analysis as qa
 from components import raw_examples
@@ -28,6 +29,34 @@ def test_auc_of_one_class_is_undefined_not_zero():
   assert qa.auc([0, 0, 0], [0.1, 0.5, 0.9]) is None
   assert qa.metrics([0, 0], [0.2, 0.7], [0, 1])['auc'] is None
   assert qa.auc([0, 1], [0.1, 0.9]) == 1.0
+
+
+def test_bootstrap_auc_equals_roc_auc_score_on_every_draw():
+  rng = np.random.default_rng(0)
+  labels = rng.integers(0, 2, 300)
+  # Rounded, so that many probabilities tie within and across classes.
+  probabilities = np.round(rng.random(300) * 0.6 + 0.3 * labels, 1)
+  draws = rng.integers(0, 300, size=(50, 300))
+  expected = [roc_auc_score(labels[d], probabilities[d]) for d in draws]
+  np.testing.assert_allclose(
+    qa.bootstrap_auc(labels, probabilities, draws), expected, atol=1e-12
+  )
+
+
+def test_bootstrap_auc_is_nan_on_draws_of_one_class_and_chunks_agree(
+  monkeypatch,
+):
+  labels = np.array([0, 0, 1, 1])
+  probabilities = np.array([0.1, 0.4, 0.35, 0.8])
+  draws = np.array([[0, 1, 0, 1], [0, 2, 1, 3], [2, 3, 3, 2], [1, 2, 2, 0]])
+  whole = qa.bootstrap_auc(labels, probabilities, draws)
+  assert np.isnan(whole[[0, 2]]).all()
+  assert whole[1] == 0.75  # 3 of the 4 (positive, negative) pairs ordered.
+  assert whole[3] == roc_auc_score([0, 1, 1, 0], [0.4, 0.35, 0.35, 0.1])
+  monkeypatch.setattr(qa, '_BOOTSTRAP_CELLS', 4)  # One draw per chunk.
+  np.testing.assert_array_equal(
+    qa.bootstrap_auc(labels, probabilities, draws), whole
+  )
 
 
 def test_rule_baseline_is_the_card_rule_with_train_rates(taxi):
