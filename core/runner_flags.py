@@ -35,6 +35,8 @@ from typing import Iterator, Optional, Sequence, Tuple
 from core import metadata_uri
 
 METADATA_FILE = 'metadata.sqlite'
+PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT_SETUP_FILE = os.path.join(PROJECT_DIR, 'setup.py')
 # --beam-runner accepts the short name or Beam's class name.
 BEAM_RUNNERS = {
   'direct': 'DirectRunner',
@@ -175,10 +177,20 @@ def direct_runner_args(workers: int) -> Tuple[str, ...]:
 def beam_pipeline_args(
   runner: str, workers: int, extra: Sequence[str] = ()
 ) -> Tuple[str, ...]:
-  """The data components' Beam options."""
+  """The data components' Beam options. On the DirectRunner they name the
+  project's setup.py as the workers' dependency: given no dependency flag,
+  TFX builds an sdist of itself for every Beam component (2 s each, 8 s of
+  a cold run), and the DirectRunner, whose workers run this interpreter,
+  stages neither that nor setup.py. Runners that stage (Dataflow) get no
+  such default: their --beam-arg says what their workers install."""
   if runner != 'DirectRunner':
     return (f'--runner={runner}', *extra)
-  return ('--runner=DirectRunner', *direct_runner_args(workers), *extra)
+  return (
+    f'--setup_file={PROJECT_SETUP_FILE}',
+    '--runner=DirectRunner',
+    *direct_runner_args(workers),
+    *extra,
+  )
 
 
 def beam_args_of(
@@ -198,11 +210,7 @@ def beam_args_of(
 FLINK_VERSION = '1.18'
 DEFAULT_JOB_ENDPOINT = 'localhost:8099'
 ENVIRONMENTS = ('process', 'loopback')
-BOOT_COMMAND = os.path.join(
-  os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-  'scripts',
-  'beam_sdk_boot',
-)
+BOOT_COMMAND = os.path.join(PROJECT_DIR, 'scripts', 'beam_sdk_boot')
 
 
 class RunnerUnavailable(Exception):

@@ -1,6 +1,8 @@
 import argparse
+import os
 
 import pytest
+from tfx.utils import dependency_utils
 
 from core import runner_flags
 
@@ -33,7 +35,22 @@ def test_beam_workers_mean_the_same_whatever_the_default():
   for default in (0, 1):
     assert runner_flags.beam_args_of(
       _parse('--beam-workers', '1', default_workers=default)
-    ) == ('--runner=DirectRunner', *runner_flags.direct_runner_args(1))
+    ) == (
+      f'--setup_file={runner_flags.PROJECT_SETUP_FILE}',
+      '--runner=DirectRunner',
+      *runner_flags.direct_runner_args(1),
+    )
+
+
+def test_direct_runner_names_the_project_so_tfx_builds_no_sdist():
+  args = runner_flags.beam_pipeline_args('DirectRunner', 1)
+  assert os.path.isfile(runner_flags.PROJECT_SETUP_FILE)
+  assert dependency_utils.make_beam_dependency_flags(list(args)) == list(args)
+  # A runner that stages keeps TFX's default: no project setup.py forced on.
+  assert not any(
+    flag.startswith('--setup_file')
+    for flag in runner_flags.beam_pipeline_args('DataflowRunner', 1)
+  )
 
 
 def test_negative_workers_are_refused(capsys):
