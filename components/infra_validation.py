@@ -33,7 +33,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from typing import Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -299,9 +299,16 @@ def _wait_available(process, url: str, log_path: str, timeout: float) -> None:
 
 
 @contextlib.contextmanager
-def serve(version_dir_parent: str, settings: Settings, work_dir: str):
-  """Starts the server on `version_dir_parent` (holding version 1); yields
-  (base URL of the model, command name, seconds until AVAILABLE)."""
+def serve(
+  version_dir_parent: str,
+  settings: Settings,
+  work_dir: str,
+  meanwhile: Callable[[], Any] = lambda: None,
+):
+  """Starts the server on `version_dir_parent` (holding version 1) and
+  calls `meanwhile()` while it starts (its model load takes seconds of one
+  core; the machine has two); yields (base URL of the model, command name,
+  seconds until AVAILABLE, what `meanwhile` returned)."""
   port = free_port()
   command = server_command(
     settings.model_name, version_dir_parent, port, work_dir
@@ -318,11 +325,12 @@ def serve(version_dir_parent: str, settings: Settings, work_dir: str):
     )
   url = f'http://127.0.0.1:{port}/v1/models/{settings.model_name}'
   try:
+    done_meanwhile = meanwhile()
     _wait_available(process, url, log_path, settings.startup_timeout_s)
     name = os.path.basename(command[0])
     if command[0] == sys.executable:
       name = 'python -m serving'
-    yield url, name, time.monotonic() - started
+    yield url, name, time.monotonic() - started, done_meanwhile
   finally:
     if process.poll() is None:
       process.terminate()
@@ -463,19 +471,20 @@ def validate(
         serving_inputs(rows[: settings.warmup_rows]), settings.model_name
       ),
     )
-    try:
-      expected = direct_outputs(model_dir, inputs, served_examples)
-    except ValidationError:
-      raise
-    except Exception as exc:  # noqa: BLE001 - reported as the reason.
-      raise ValidationError(
-        f'the SavedModel does not load or run: {_first_line(exc)}'
-      ) from None
-    with serve(os.path.dirname(version_dir), settings, work_dir) as (
-      url,
-      server,
-      startup,
-    ):
+
+    def expected_outputs():
+      try:
+        return direct_outputs(model_dir, inputs, served_examples)
+      except ValidationError:
+        raise
+      except Exception as exc:  # noqa: BLE001 - reported as the reason.
+        raise ValidationError(
+          f'the SavedModel does not load or run: {_first_line(exc)}'
+        ) from None
+
+    with serve(
+      os.path.dirname(version_dir), settings, work_dir, expected_outputs
+    ) as (url, server, startup, expected):
       result.server = server
       result.measurements['startup_s'] = round(startup, 2)
       latencies = check_requests(url, inputs, served_examples, expected)
