@@ -145,7 +145,9 @@ def build_config(args) -> config_lib.PipelineConfig:
       default=json.dumps({'num_steps': args.train_steps}),
     ),
     quality_gate=config_lib.quality_gate_of(args),
-    beam_pipeline_args=runner_flags.beam_args_of(args),
+    beam_pipeline_args=runner_flags.beam_args_of(
+      args, project_dir=args.image_project_dir
+    ),
     enable_cache=not args.no_cache,
   )
 

@@ -36,7 +36,7 @@ from core import metadata_uri
 
 METADATA_FILE = 'metadata.sqlite'
 PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROJECT_SETUP_FILE = os.path.join(PROJECT_DIR, 'setup.py')
+SETUP_FILE = 'setup.py'
 # --beam-runner accepts the short name or Beam's class name.
 BEAM_RUNNERS = {
   'direct': 'DirectRunner',
@@ -175,18 +175,23 @@ def direct_runner_args(workers: int) -> Tuple[str, ...]:
 
 
 def beam_pipeline_args(
-  runner: str, workers: int, extra: Sequence[str] = ()
+  runner: str,
+  workers: int,
+  extra: Sequence[str] = (),
+  project_dir: str = PROJECT_DIR,
 ) -> Tuple[str, ...]:
   """The data components' Beam options. On the DirectRunner they name the
   project's setup.py as the workers' dependency: given no dependency flag,
   TFX builds an sdist of itself for every Beam component (2 s each, 8 s of
   a cold run), and the DirectRunner, whose workers run this interpreter,
   stages neither that nor setup.py. Runners that stage (Dataflow) get no
-  such default: their --beam-arg says what their workers install."""
+  such default: their --beam-arg says what their workers install.
+  project_dir: where the workers' machine holds this project (the image's
+  directory for Kubeflow)."""
   if runner != 'DirectRunner':
     return (f'--runner={runner}', *extra)
   return (
-    f'--setup_file={PROJECT_SETUP_FILE}',
+    f'--setup_file={project_dir.rstrip("/")}/{SETUP_FILE}',
     '--runner=DirectRunner',
     *direct_runner_args(workers),
     *extra,
@@ -194,15 +199,19 @@ def beam_pipeline_args(
 
 
 def beam_args_of(
-  args: argparse.Namespace, worker_pool: Optional[str] = None
+  args: argparse.Namespace,
+  worker_pool: Optional[str] = None,
+  project_dir: str = PROJECT_DIR,
 ) -> Tuple[str, ...]:
   """The Beam options of the parsed flags (worker_pool: for `portable`, the
-  address worker_pool() yields)."""
+  address worker_pool() yields; project_dir: see beam_pipeline_args)."""
   if args.beam_runner == 'FlinkRunner' and getattr(args, 'flink_master', None):
     return _unless_given(flink_runner_args(args), args.beam_arg)
   if args.beam_runner == 'PortableRunner':
     return _unless_given(portable_runner_args(args, worker_pool), args.beam_arg)
-  return beam_pipeline_args(args.beam_runner, args.beam_workers, args.beam_arg)
+  return beam_pipeline_args(
+    args.beam_runner, args.beam_workers, args.beam_arg, project_dir
+  )
 
 
 # --- Portable runners: Flink, and Beam's own portable job service --------------

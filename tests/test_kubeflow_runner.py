@@ -369,7 +369,10 @@ def test_data_components_scale_out_on_direct_runner_processes(tmp_path):
     compile_package(str(tmp_path), '--beam-workers', '4')[0]
   )
   for task in DATA_COMPONENTS:
-    assert executor_args(spec, task)[-3:] == [
+    assert executor_args(spec, task)[-4:] == [
+      # The image's project, not the compiling machine's (TFX then builds
+      # no sdist of itself in the pod; the DirectRunner stages nothing).
+      '--setup_file=/pipeline/setup.py',
       '--runner=DirectRunner',
       '--direct_running_mode=multi_processing',
       '--direct_num_workers=4',

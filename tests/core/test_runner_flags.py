@@ -36,7 +36,7 @@ def test_beam_workers_mean_the_same_whatever_the_default():
     assert runner_flags.beam_args_of(
       _parse('--beam-workers', '1', default_workers=default)
     ) == (
-      f'--setup_file={runner_flags.PROJECT_SETUP_FILE}',
+      f'--setup_file={runner_flags.PROJECT_DIR}/setup.py',
       '--runner=DirectRunner',
       *runner_flags.direct_runner_args(1),
     )
@@ -44,7 +44,7 @@ def test_beam_workers_mean_the_same_whatever_the_default():
 
 def test_direct_runner_names_the_project_so_tfx_builds_no_sdist():
   args = runner_flags.beam_pipeline_args('DirectRunner', 1)
-  assert os.path.isfile(runner_flags.PROJECT_SETUP_FILE)
+  assert os.path.isfile(args[0].split('=', 1)[1])
   assert dependency_utils.make_beam_dependency_flags(list(args)) == list(args)
   # A runner that stages keeps TFX's default: no project setup.py forced on.
   assert not any(
