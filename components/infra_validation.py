@@ -303,7 +303,7 @@ def serve(
   version_dir_parent: str,
   settings: Settings,
   work_dir: str,
-  meanwhile: Callable[[], Any] = lambda: None,
+  meanwhile: Callable[[], Any],
 ):
   """Starts the server on `version_dir_parent` (holding version 1) and
   calls `meanwhile()` while it starts (its model load takes seconds of one
