@@ -149,6 +149,23 @@ def test_metadata_holds_one_execution_per_component(trained_pipeline):
     ), node
 
 
+def test_transform_materialises_only_what_the_trainer_reads(trained_pipeline):
+  store = _store(trained_pipeline)
+  (execution,) = _executions_by_node(trained_pipeline)[names.TRANSFORM]
+  outputs = lineage.artifacts_by_key(
+    store,
+    store.get_events_by_execution_ids([execution.id]),
+    metadata_store_pb2.Event.OUTPUT,
+  )
+  # No analyzer cache: nothing feeds it back.
+  assert set(outputs) == {names.TRANSFORM_GRAPH, names.TRANSFORMED_EXAMPLES}
+  (transformed,) = outputs[names.TRANSFORMED_EXAMPLES]
+  splits = json.loads(transformed.properties['split_names'].string_value)
+  assert sorted(splits) == sorted([names.TRAIN_SPLIT, names.EVAL_SPLIT])
+  for split in splits:
+    assert glob.glob(os.path.join(transformed.uri, f'Split-{split}', '*.gz'))
+
+
 def test_pushed_model_is_one_complete_version_that_predicts(trained_pipeline):
   versions = _versions(trained_pipeline)
   assert len(versions) == 1
