@@ -37,7 +37,12 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
-from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+from tensorflow_serving.apis import (
+  classification_pb2,
+  predict_pb2,
+  prediction_log_pb2,
+  regression_pb2,
+)
 from tfx.utils import io_utils, path_utils
 
 from core import artifacts
@@ -174,9 +179,14 @@ def json_examples(examples) -> List[dict]:
 
 
 def warmup_logs(
-  inputs: Dict[str, np.ndarray], model_name: str
+  inputs: Dict[str, np.ndarray],
+  examples: List[tf.train.Example],
+  model_name: str,
 ) -> List[prediction_log_pb2.PredictionLog]:
-  """One PredictionLog: a serving_default PredictRequest of the rows."""
+  """A serving_default PredictRequest of the rows, then a classification
+  ClassifyRequest and a regression RegressRequest of the same rows: TF
+  Serving readies a signature on its first request, so each signature the
+  REST API offers gets one before the version is AVAILABLE."""
   request = predict_pb2.PredictRequest()
   request.model_spec.name = model_name
   request.model_spec.signature_name = SERVING_DEFAULT
@@ -184,10 +194,24 @@ def warmup_logs(
     if values.dtype == object:
       values = np.array([v.encode('utf-8') for v in values], dtype=object)
     request.inputs[name].CopyFrom(tf.make_tensor_proto(values))
+  classify = classification_pb2.ClassificationRequest()
+  classify.model_spec.name = model_name
+  classify.model_spec.signature_name = CLASSIFICATION
+  classify.input.example_list.examples.extend(examples)
+  regress = regression_pb2.RegressionRequest()
+  regress.model_spec.name = model_name
+  regress.model_spec.signature_name = REGRESSION
+  regress.input.example_list.examples.extend(examples)
   return [
     prediction_log_pb2.PredictionLog(
       predict_log=prediction_log_pb2.PredictLog(request=request)
-    )
+    ),
+    prediction_log_pb2.PredictionLog(
+      classify_log=prediction_log_pb2.ClassifyLog(request=classify)
+    ),
+    prediction_log_pb2.PredictionLog(
+      regress_log=prediction_log_pb2.RegressLog(request=regress)
+    ),
   ]
 
 
@@ -468,7 +492,9 @@ def validate(
     write_warmup(
       version_dir,
       warmup_logs(
-        serving_inputs(rows[: settings.warmup_rows]), settings.model_name
+        serving_inputs(rows[: settings.warmup_rows]),
+        served_examples[: settings.warmup_rows],
+        settings.model_name,
       ),
     )
 

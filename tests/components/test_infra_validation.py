@@ -109,9 +109,23 @@ def test_good_model_is_blessed_with_its_warmup_file(
   )
   # TF Serving's own message parses every record of the warm-up file.
   path = os.path.join(stamped, 'assets.extra', 'tf_serving_warmup_requests')
-  (record,) = [r.numpy() for r in tf.data.TFRecordDataset(path)]
-  log = prediction_log_pb2.PredictionLog.FromString(record)
-  request = log.predict_log.request
+  logs = [
+    prediction_log_pb2.PredictionLog.FromString(r.numpy())
+    for r in tf.data.TFRecordDataset(path)
+  ]
+  # One request per signature the REST API offers, each readied at load.
+  assert [log.WhichOneof('log_type') for log in logs] == [
+    'predict_log',
+    'classify_log',
+    'regress_log',
+  ]
+  for log, signature in zip(logs[1:], ('classification', 'regression')):
+    request = getattr(log, log.WhichOneof('log_type')).request
+    assert request.model_spec.signature_name == signature
+    examples = request.input.example_list.examples
+    assert len(examples) == 3
+    assert set(examples[0].features.feature) <= set(features.SERVING_FEATURES)
+  request = logs[0].predict_log.request
   assert request.model_spec.signature_name == 'serving_default'
   assert set(request.inputs) == set(features.SERVING_FEATURES)
   fares = tf.make_ndarray(request.inputs['fare'])

@@ -204,7 +204,11 @@ def test_pushed_model_passed_infra_validation_and_carries_warmup_requests(
     prediction_log_pb2.PredictionLog.FromString(record.numpy())
     for record in tf.data.TFRecordDataset(warmup)
   ]
-  assert [log.WhichOneof('log_type') for log in logs] == ['predict_log']
+  assert [log.WhichOneof('log_type') for log in logs] == [
+    'predict_log',
+    'classify_log',
+    'regress_log',
+  ]
   request = logs[0].predict_log.request
   assert request.model_spec.signature_name == 'serving_default'
   assert tf.make_ndarray(request.inputs['fare']).shape == (5,)
