@@ -38,7 +38,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 warnings.filterwarnings('ignore', category=FutureWarning, module='google')
 
 # pylint: disable=wrong-import-position
-from core import model_versions, names, runner_flags
+from core import heap, model_versions, names, runner_flags
 from core.work_dir_lock import WorkDirBusyError, exclusive_run
 from models import features
 from pipeline import config as config_lib
@@ -237,6 +237,7 @@ def _launch(config, work_dir: str) -> _Outcome:
   from pipeline.summary import summarize
   from reports.run_report import report_path, write_run_report
 
+  heap.settle_imports()
   log_dir = os.path.join(work_dir, 'logs')
   os.makedirs(log_dir, exist_ok=True)
   log_path = os.path.join(log_dir, time.strftime('run-%Y%m%d-%H%M%S.log'))
@@ -286,4 +287,6 @@ def _launch(config, work_dir: str) -> _Outcome:
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  returncode = main()
+  heap.skip_final_collection()
+  sys.exit(returncode)
