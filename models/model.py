@@ -58,7 +58,10 @@ def categorical_inputs() -> dict:
 
 
 def build_model(
-  hidden_units=(64, 32), learning_rate: float = 0.001, dropout: float = 0.3
+  hidden_units=(64, 32),
+  learning_rate: float = 0.001,
+  dropout: float = 0.3,
+  steps_per_execution: int = 1,
 ) -> keras.Model:
   """A wide-and-deep classifier: P(big tipper) from transformed features."""
   inputs = {
@@ -90,5 +93,6 @@ def build_model(
       keras.metrics.AUC(name='auc'),
       keras.metrics.BinaryAccuracy(name='accuracy'),
     ],
+    steps_per_execution=steps_per_execution,
   )
   return model

@@ -38,7 +38,10 @@ def _dataset(fn_args: FnArgs, files, tf_transform_output, repeat: bool):
 def _labels_and_probabilities(model, dataset):
   labels, probabilities = [], []
   for batch_features, batch_labels in dataset:
-    probabilities.append(model.predict_on_batch(batch_features).reshape(-1))
+    # Not predict_on_batch: it would run steps_per_execution batches.
+    probabilities.append(
+      model(batch_features, training=False).numpy().reshape(-1)
+    )
     labels.append(batch_labels.numpy().reshape(-1))
   return np.concatenate(labels), np.concatenate(probabilities)
 
@@ -55,16 +58,20 @@ def run_fn(fn_args: FnArgs):  # Called by TFX Trainer.
   F1 there, see models/threshold.py), exports."""
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
   keras.utils.set_random_seed(42)
-  model = model_lib.build_model()
-
   steps_per_epoch = min(fn_args.train_steps, STEPS_PER_EPOCH)
+  # One call into TensorFlow per epoch, not per step: a step of this small
+  # model costs less than Keras's Python loop around it.
+  # Keras must then be told how many batches the eval split holds.
+  model = model_lib.build_model(steps_per_execution=steps_per_epoch)
+  eval_dataset = _dataset(
+    fn_args, fn_args.eval_files, tf_transform_output, repeat=False
+  )
   model.fit(
     _dataset(fn_args, fn_args.train_files, tf_transform_output, repeat=True),
     steps_per_epoch=steps_per_epoch,
     epochs=math.ceil(fn_args.train_steps / steps_per_epoch),
-    validation_data=_dataset(
-      fn_args, fn_args.eval_files, tf_transform_output, repeat=False
-    ),
+    validation_data=eval_dataset,
+    validation_steps=int(eval_dataset.reduce(0, lambda count, _: count + 1)),
     callbacks=[
       keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
       keras.callbacks.EarlyStopping(
