@@ -33,7 +33,14 @@ from ml_metadata import metadata_store
 from tfx.v1.orchestration import LocalDagRunner
 
 from components import feedback_labels, serving_rows, skew_detection
-from core import lineage, metadata_uri, model_versions, names, runner_flags
+from core import (
+  heap,
+  lineage,
+  metadata_uri,
+  model_versions,
+  names,
+  runner_flags,
+)
 from core.progress import console_progress
 from monitoring import spans
 from monitoring.config import MonitoringPipelineConfig
@@ -280,4 +287,7 @@ def _run(args, config) -> int:
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  heap.settle_imports()  # TFX is imported above.
+  returncode = main()
+  heap.skip_final_collection()
+  sys.exit(returncode)
