@@ -85,6 +85,11 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     # spans; nothing here reads it, and writing it costs a quarter of the
     # step (one sink per analyzer, the train split read twice).
     disable_analyzer_cache=True,
+    # TFT's TF2 mode traces preprocessing_fn once per analysis phase and
+    # again for the saved function; compat.v1 mode builds one graph. The
+    # executor 22.4 s -> 14.7 s, transformed features and predictions within
+    # 2.4e-7 of TF2 mode's; the Trainer's TFT layer loads either graph.
+    force_tf_compat_v1=True,
     # Only the Trainer reads transformed examples (train and eval); the test
     # split is evaluated raw, through the served model's own Transform graph.
     splits_config=tfx.proto.SplitsConfig(

@@ -68,12 +68,17 @@ ROWS = [
 ]
 
 
-@pytest.fixture(scope='module')
-def transformed(tmp_path_factory):
+# The pipeline's Transform builds its graph in compat.v1 mode
+# (pipeline/pipeline.py); TF2 mode is TFT's default elsewhere.
+@pytest.fixture(scope='module', params=[True, False], ids=['tf1-graph', 'tf2'])
+def transformed(request, tmp_path_factory):
   metadata = dataset_metadata.DatasetMetadata(
     schema_utils.schema_from_feature_spec(_raw_spec())
   )
-  with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp('tft'))):
+  with tft_beam.Context(
+    temp_dir=str(tmp_path_factory.mktemp('tft')),
+    force_tf_compat_v1=request.param,
+  ):
     (rows, _), _ = (ROWS, metadata) | tft_beam.AnalyzeAndTransformDataset(
       preprocessing_fn
     )
