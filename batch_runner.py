@@ -36,10 +36,16 @@ from tfx.utils import io_utils
 
 import schema
 from components import batch_scoring, serving_rows
-from core import lineage, metadata_uri, model_versions, names, runner_flags
+from core import (
+  heap,
+  lineage,
+  metadata_uri,
+  model_versions,
+  names,
+  runner_flags,
+)
 from models import features, signatures
 
-PROJECT_DIR = os.path.dirname(os.path.abspath(__file__))
 EXECUTION_TYPE = 'BatchScoring'
 RESULT_TYPE = 'InferenceResult'  # TFX's standard type for inference output.
 CONTEXT_TYPE = 'batch_scoring'
@@ -72,7 +78,7 @@ def parse_args(argv):
     default=features.TRIP_ID,
     help=f'column identifying each row (default: {features.TRIP_ID})',
   )
-  runner_flags.add_store_flags(parser, os.path.join(PROJECT_DIR, 'work'))
+  runner_flags.add_store_flags(parser)
   runner_flags.add_beam_flags(parser, default_workers=1)
   args = parser.parse_args(argv)
   runner_flags.check_beam_flags(parser, args)
@@ -85,16 +91,9 @@ def parse_args(argv):
   return args
 
 
-def _serving_model_dir(args) -> str:
-  return os.path.abspath(
-    args.serving_model_dir
-    or os.path.join(PROJECT_DIR, 'serving_model', args.model_name)
-  )
-
-
 def resolve_model(args) -> tuple:
   """(version, version directory)."""
-  base = _serving_model_dir(args)
+  base = runner_flags.serving_model_dir(args)
   found = model_versions.version_dirs(base)
   if args.model_version is not None:
     found = [(v, d) for v, d in found if v == int(args.model_version)]
@@ -106,7 +105,7 @@ def resolve_model(args) -> tuple:
 
 
 def pushed_model_artifact(store, args, version: int):
-  base = _serving_model_dir(args)
+  base = runner_flags.serving_model_dir(args)
   for pushed_version, artifact, _ in reversed(
     lineage.pushed_models(store, args.model_name)
   ):
@@ -248,4 +247,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  heap.settle_imports()  # Beam and TFX are imported above.
+  returncode = main()
+  heap.skip_final_collection()
+  sys.exit(returncode)

@@ -46,12 +46,10 @@ warnings.filterwarnings('ignore', category=FutureWarning, module='google')
 from tfx.v1.orchestration import LocalDagRunner
 
 from continuous import cycle, spans
-from core import names, runner_flags
+from core import heap, names, runner_flags
 from core.progress import console_progress
 from core.work_dir_lock import WorkDirBusyError, exclusive_run
 from pipeline import config as config_lib
-
-PROJECT_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def _window(text: str) -> int:
@@ -69,7 +67,7 @@ def parse_args(argv):
     required=True,
     help='directory of labelled spans (span-1/, span-2/, ... of CSV files)',
   )
-  runner_flags.add_store_flags(parser, os.path.join(PROJECT_DIR, 'work'))
+  runner_flags.add_store_flags(parser)
   parser.add_argument(
     '--model-name',
     default=names.TRAINING_PIPELINE,
@@ -129,10 +127,7 @@ def build_config(args) -> cycle.CycleConfig:
   return cycle.CycleConfig(
     data_root=os.path.abspath(args.data_root),
     work_dir=work_dir,
-    serving_model_dir=os.path.abspath(
-      args.serving_model_dir
-      or os.path.join(PROJECT_DIR, 'serving_model', args.model_name)
-    ),
+    serving_model_dir=runner_flags.serving_model_dir(args),
     metadata_uri=runner_flags.store_uri(args),
     model_name=args.model_name,
     window=args.window,
@@ -185,4 +180,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  heap.settle_imports()  # TFX is imported above.
+  returncode = main()
+  heap.skip_final_collection()
+  sys.exit(returncode)

@@ -44,8 +44,6 @@ from models import features
 from pipeline import config as config_lib
 from pipeline import unchanged
 
-PROJECT_DIR = os.path.dirname(os.path.abspath(__file__))
-
 
 def _rule(text: str):
   feature, equals, value = text.partition('=')
@@ -63,10 +61,10 @@ def parse_args(argv):
   )
   parser.add_argument(
     '--data-root',
-    default=os.path.join(PROJECT_DIR, 'data', 'taxi'),
+    default=os.path.join(runner_flags.PROJECT_DIR, 'data', 'taxi'),
     help='directory of CSV files (default: data/taxi)',
   )
-  runner_flags.add_store_flags(parser, os.path.join(PROJECT_DIR, 'work'))
+  runner_flags.add_store_flags(parser)
   parser.add_argument(
     '--model-name',
     default=names.TRAINING_PIPELINE,
@@ -126,10 +124,7 @@ def parse_args(argv):
 
 def build_config(args, beam_args=None) -> config_lib.PipelineConfig:
   work_dir = os.path.abspath(args.work_dir)
-  serving_model_dir = os.path.abspath(
-    args.serving_model_dir
-    or os.path.join(PROJECT_DIR, 'serving_model', args.model_name)
-  )
+  serving_model_dir = runner_flags.serving_model_dir(args)
   return config_lib.PipelineConfig(
     pipeline_name=args.model_name,
     data_root=os.path.abspath(args.data_root),
@@ -181,7 +176,7 @@ def _reuse_or_launch(args, config, work_dir: str) -> int:
   record_file = unchanged.record_path(work_dir, config.pipeline_name)
   key = None
   if unchanged.fast_path_possible(config):
-    key = unchanged.inputs_key(config, PROJECT_DIR)
+    key = unchanged.inputs_key(config, runner_flags.PROJECT_DIR)
     record = unchanged.read_record(record_file)
     changed = unchanged.changed_parts(
       record, {**key, **unchanged.state_key(config)}

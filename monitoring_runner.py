@@ -51,7 +51,6 @@ from reports.run_report import report_path
 from serving import request_log
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
-PROJECT_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class UsageError(Exception):
@@ -80,7 +79,7 @@ def parse_args(argv):
     '--model-version',
     help='pushed model version to compare with (default: the latest pushed)',
   )
-  runner_flags.add_store_flags(parser, os.path.join(PROJECT_DIR, 'work'))
+  runner_flags.add_store_flags(parser)
   parser.add_argument(
     '--serving-model-dir',
     help='only consider versions pushed to this directory',

@@ -36,6 +36,7 @@ from core import metadata_uri
 
 METADATA_FILE = 'metadata.sqlite'
 PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_WORK_DIR = os.path.join(PROJECT_DIR, 'work')
 SETUP_FILE = 'setup.py'
 # --beam-runner accepts the short name or Beam's class name.
 BEAM_RUNNERS = {
@@ -53,7 +54,9 @@ REQUIRED_BEAM_OPTIONS = {
 }
 
 
-def add_store_flags(parser: argparse.ArgumentParser, default_work_dir: str):
+def add_store_flags(
+  parser: argparse.ArgumentParser, default_work_dir: str = DEFAULT_WORK_DIR
+):
   parser.add_argument(
     '--work-dir',
     default=default_work_dir,
@@ -65,6 +68,14 @@ def add_store_flags(parser: argparse.ArgumentParser, default_work_dir: str):
     help='ML Metadata store: an SQLite path or '
     'mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE '
     f'(default: <work-dir>/{METADATA_FILE})',
+  )
+
+
+def serving_model_dir(args: argparse.Namespace) -> str:
+  """--serving-model-dir, or the project's serving_model/<model name>."""
+  return os.path.abspath(
+    args.serving_model_dir
+    or os.path.join(PROJECT_DIR, 'serving_model', args.model_name)
   )
 
 

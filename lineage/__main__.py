@@ -28,7 +28,6 @@ from lineage import tree
 from serving import request_log
 
 EXIT_FOUND, EXIT_NOT_FOUND, EXIT_ERROR = 0, 1, 2
-PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Refused(Exception):
@@ -37,7 +36,7 @@ class Refused(Exception):
 
 def parse_args(argv):
   common = argparse.ArgumentParser(add_help=False)
-  runner_flags.add_store_flags(common, os.path.join(PROJECT_DIR, 'work'))
+  runner_flags.add_store_flags(common)
   common.add_argument(
     '--model-name',
     default=names.TRAINING_PIPELINE,

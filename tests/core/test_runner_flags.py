@@ -86,3 +86,17 @@ def test_store_defaults_to_sqlite_in_the_work_dir():
     runner_flags.store_uri(_parse('--metadata-uri', 'mysql://u@h/db'))
     == 'mysql://u@h/db'
   )
+
+
+def test_runners_default_to_the_projects_work_and_serving_model_dirs():
+  parser = argparse.ArgumentParser()
+  runner_flags.add_store_flags(parser)
+  parser.add_argument('--serving-model-dir')
+  parser.add_argument('--model-name', default='taxi')
+  args = parser.parse_args([])
+  assert args.work_dir == os.path.join(runner_flags.PROJECT_DIR, 'work')
+  assert runner_flags.serving_model_dir(args) == os.path.join(
+    runner_flags.PROJECT_DIR, 'serving_model', 'taxi'
+  )
+  args = parser.parse_args(['--serving-model-dir', 'elsewhere'])
+  assert runner_flags.serving_model_dir(args) == os.path.abspath('elsewhere')
