@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from typing import TYPE_CHECKING, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Iterator, Optional, Tuple, Union
 
 import schema
 from components import quality_analysis
@@ -29,17 +29,23 @@ PREPROCESSING_FN = 'models.preprocessing.preprocessing_fn'
 RUN_FN = 'models.trainer.run_fn'
 
 
+def tree_files(root: str, keep=lambda name: True) -> Iterator[str]:
+  """Paths of the files under `root` (bytecode caches aside) in a stable
+  order: what the fingerprints of code and inputs walk."""
+  for directory, dirs, files in os.walk(root):
+    dirs[:] = sorted(d for d in dirs if d != '__pycache__')
+    for name in sorted(f for f in files if keep(f)):
+      yield os.path.join(directory, name)
+
+
 def user_code_fingerprint(models_dir: str = MODELS_DIR) -> str:
   """SHA-256 of the user code's sources (every .py under models/, by
   relative path): what must change a cache key when the code changes."""
   digest = hashlib.sha256()
-  for root, dirs, files in os.walk(models_dir):
-    dirs[:] = sorted(d for d in dirs if d != '__pycache__')
-    for name in sorted(f for f in files if f.endswith('.py')):
-      path = os.path.join(root, name)
-      digest.update(os.path.relpath(path, models_dir).encode() + b'\0')
-      with open(path, 'rb') as f:
-        digest.update(f.read() + b'\0')
+  for path in tree_files(models_dir, keep=lambda name: name.endswith('.py')):
+    digest.update(os.path.relpath(path, models_dir).encode() + b'\0')
+    with open(path, 'rb') as f:
+      digest.update(f.read() + b'\0')
   return digest.hexdigest()
 
 

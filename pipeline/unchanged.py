@@ -36,7 +36,7 @@ from typing import Dict, List, Optional, Sequence
 
 from core import metadata_uri as metadata_uri_lib
 from core import model_versions
-from pipeline.config import PipelineConfig
+from pipeline.config import PipelineConfig, tree_files
 
 RECORD_DIR = 'last_run'
 # The key's parts, in the words the console uses for them.
@@ -64,16 +64,8 @@ def _digest(entries) -> str:
   return digest.hexdigest()
 
 
-def _files(root: str, keep=lambda name: True):
-  """Paths of the files under `root` in a stable order."""
-  for directory, dirs, files in os.walk(root):
-    dirs[:] = sorted(d for d in dirs if d != '__pycache__')
-    for name in sorted(f for f in files if keep(f)):
-      yield os.path.join(directory, name)
-
-
 def _stat_entries(root: str):
-  for path in _files(root):
+  for path in tree_files(root):
     stat = os.stat(path)
     yield os.path.relpath(path, root), stat.st_size, stat.st_mtime_ns
 
@@ -96,7 +88,7 @@ def code_files(project_dir: str) -> List[str]:
       and not name.startswith('.')
       and os.path.isfile(os.path.join(path, '__init__.py'))
     ):
-      found.extend(_files(path, keep=lambda f: f.endswith('.py')))
+      found.extend(tree_files(path, keep=lambda f: f.endswith('.py')))
   return found
 
 
@@ -130,7 +122,7 @@ def inputs_key(config: PipelineConfig, project_dir: str) -> Dict[str, str]:
     DATA: _digest(_stat_entries(config.data_root)),
     CODE: _digest(_content_entries(project_dir, code_files(project_dir))),
     SCHEMA: _digest(
-      _content_entries(config.schema_dir, _files(config.schema_dir))
+      _content_entries(config.schema_dir, tree_files(config.schema_dir))
     ),
     PACKAGES: _digest([sys.version, sys.executable, *_distributions()]),
     SERVED: _digest(model_versions.versions(config.serving_model_dir)),

@@ -185,10 +185,11 @@ def test_only_cached_runs_on_sqlite_take_the_fast_path(layout):
 RECORD_STATE = """
 import sys
 import local_runner
+from core import runner_flags
 from pipeline import unchanged
 args = local_runner.parse_args(sys.argv[1:])
 config = local_runner.build_config(args)
-key = {**unchanged.inputs_key(config, local_runner.PROJECT_DIR),
+key = {**unchanged.inputs_key(config, runner_flags.PROJECT_DIR),
        **unchanged.state_key(config)}
 unchanged.write_record(
   unchanged.record_path(args.work_dir, config.pipeline_name),
