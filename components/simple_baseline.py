@@ -70,6 +70,12 @@ class SimpleBaseline:
       )
     return matrix.to_numpy(np.float64)
 
+  def fit_trees(self, frame: pd.DataFrame, labels) -> 'SimpleBaseline':
+    """Fits the encoder and trees on every row; the threshold stays."""
+    with threadpool_limits(THREADS):
+      self.trees.fit(self._matrix(frame, fit=True), np.asarray(labels))
+    return self
+
   def fit(
     self, frame: pd.DataFrame, labels: np.ndarray, threshold_rows=None
   ) -> 'SimpleBaseline':
@@ -79,8 +85,7 @@ class SimpleBaseline:
     fit_rows = (
       np.ones(len(frame), bool) if threshold_rows is None else ~threshold_rows
     )
-    with threadpool_limits(THREADS):
-      self.trees.fit(self._matrix(frame[fit_rows], fit=True), labels[fit_rows])
+    self.fit_trees(frame[fit_rows], labels[fit_rows])
     held_out = fit_rows if threshold_rows is None else threshold_rows
     self.decision_threshold = threshold.best_f1_threshold(
       labels[held_out], self.predict(frame[held_out])
