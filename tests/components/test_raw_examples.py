@@ -1,6 +1,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from tfx.v1.types import standard_artifacts
@@ -88,3 +89,55 @@ def test_the_sample_does_not_depend_on_file_order(tmp_path):
     for artifact in (one_file, shuffled)
   )
   assert first == second and len(first) == 100
+
+
+def test_the_sample_is_the_rows_of_smallest_hash_across_batches(
+  tmp_path, monkeypatch
+):
+  monkeypatch.setattr(raw_examples, 'READ_BATCH', 64)  # 47 batches.
+  numbers = list(range(3000))
+  frame = raw_examples.read_split(
+    _examples(tmp_path, [numbers]), names.TRAIN_SPLIT, max_rows=250
+  )
+  hashes = raw_examples._sample_hashes(
+    np.array([_example(number) for number in numbers], dtype=object)
+  )
+  smallest = {f'trip-{numbers[i]:05d}' for i in np.argsort(hashes)[:250]}
+  assert set(_trip_ids(frame)) == smallest
+
+
+def _odd_example(number: int) -> bytes:
+  """No trip id, or one that is a number: hashed by serialization."""
+  feature = {
+    features.FARE: tf.train.Feature(
+      float_list=tf.train.FloatList(value=[float(number)])
+    )
+  }
+  if number % 2:
+    feature[features.TRIP_ID] = tf.train.Feature(
+      int64_list=tf.train.Int64List(value=[number])
+    )
+  return tf.train.Example(
+    features=tf.train.Features(feature=feature)
+  ).SerializeToString()
+
+
+def test_rows_without_a_string_id_are_sampled_too(tmp_path):
+  artifact = _examples(tmp_path, [[1, 2, 3]])
+  path = os.path.join(artifact.uri, f'Split-{names.TRAIN_SPLIT}', 'odd.gz')
+  options = tf.io.TFRecordOptions(compression_type='GZIP')
+  with tf.io.TFRecordWriter(path, options) as writer:
+    for number in range(200):
+      writer.write(_odd_example(number))
+  frame = raw_examples.read_split(artifact, names.TRAIN_SPLIT, max_rows=50)
+  assert len(frame) == 50
+  assert frame.attrs[raw_examples.ROWS_IN_SPLIT] == 203
+  # Both kinds of id-less row are in the sample, in proportion.
+  fares = frame[features.FARE].dropna().astype(int)
+  assert 5 < (fares % 2 == 1).sum() < 45
+  # A string id hashes alike beside rows whose id is a number.
+  alone = raw_examples._sample_hashes(np.array([_example(1)], dtype=object))
+  mixed = raw_examples._sample_hashes(
+    np.array([_example(1), _odd_example(1)], dtype=object)
+  )
+  assert alone[0] == mixed[0]
