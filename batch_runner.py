@@ -247,7 +247,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-  heap.settle_imports()  # Beam and TFX are imported above.
-  returncode = main()
-  heap.skip_final_collection()
-  sys.exit(returncode)
+  sys.exit(heap.run_settled(main))

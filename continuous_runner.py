@@ -180,7 +180,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-  heap.settle_imports()  # TFX is imported above.
-  returncode = main()
-  heap.skip_final_collection()
-  sys.exit(returncode)
+  sys.exit(heap.run_settled(main))

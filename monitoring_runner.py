@@ -286,7 +286,4 @@ def _run(args, config) -> int:
 
 
 if __name__ == '__main__':
-  heap.settle_imports()  # TFX is imported above.
-  returncode = main()
-  heap.skip_final_collection()
-  sys.exit(returncode)
+  sys.exit(heap.run_settled(main))

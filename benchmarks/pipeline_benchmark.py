@@ -18,11 +18,12 @@ the upstream script is copied and only those two settings are changed. The
 shared libraries are imported once, untimed, before the first run, so that
 neither pipeline pays for reading them from disk. Peak memory is the largest
 sum of resident memory over the whole process tree (Beam workers and pip
-subprocesses included), sampled every 0.2 s. Per-component times come from each run's own ML Metadata store
-(execution created → last updated). Model quality: AUC and log loss of both
-trained models on the same rows, the trips that both pipelines held out (this
-project's test split ∩ the upstream example's eval split), each model fed
-its own ExampleGen's tf.Examples through its tf.Example signature.
+subprocesses included), sampled every 0.2 s. Per-component times come from
+each run's own ML Metadata store (execution created → last updated). Model
+quality: AUC and log loss of both trained models on the same rows, the trips
+that both pipelines held out (this project's test split ∩ the upstream
+example's eval split), each model fed its own ExampleGen's tf.Examples
+through its tf.Example signature.
 """
 
 import argparse

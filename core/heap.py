@@ -8,6 +8,7 @@ interpreter shutdown spent 4 s more in its last collection. Frozen objects
 """
 
 import gc
+from typing import Callable
 
 # Ten times CPython's default young-generation threshold (700): a pipeline
 # allocates millions of short-lived objects (protos, tensors, Beam bundles).
@@ -26,3 +27,12 @@ def skip_final_collection() -> None:
   """When the run is over: the process exits next, and the OS frees its
   memory at once; shutdown's collection would walk every object first."""
   gc.freeze()
+
+
+def run_settled(main: Callable[[], int]) -> int:
+  """main() between the two, for a runner whose imports are at its top:
+  its exit status."""
+  settle_imports()
+  returncode = main()
+  skip_final_collection()
+  return returncode

@@ -31,6 +31,10 @@ SCRIPT = textwrap.dedent(
   left = [Node() for _ in range(100)]
   heap.skip_final_collection()
   assert gc.get_freeze_count() >= frozen + len(left)
+  frozen = gc.get_freeze_count()
+  more = [Node() for _ in range(100)]
+  assert heap.run_settled(lambda: 3) == 3
+  assert gc.get_freeze_count() >= frozen + len(more)
   print('ok')
   """
 )
